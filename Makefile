@@ -1,0 +1,31 @@
+# Two commands do everything on a fresh Debian 12 machine (as root):
+#   make run   - install missing packages, build, start `defend run` with the default policy (ECS NDJSON on stdout)
+#   make test  - install missing packages, build, run the whole test suite (host tests and QEMU kernel tests)
+SWIFT ?= swift
+CONFIG ?= release
+
+.PHONY: setup build run test test-host test-vm bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(SWIFT) build -c $(CONFIG)
+
+run: build
+	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/defend run $(ARGS)
+
+test-host: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+test-vm: setup
+	bash tools/vm-test
+
+test: test-host test-vm
+
+bench: setup
+	bash tools/bench
+
+clean:
+	rm -rf .build .build-* vm-out

@@ -1,0 +1,53 @@
+// swift-tools-version: 6.1
+// Defend: container workload protection agent (Swift userspace, eBPF kernel side).
+import PackageDescription
+
+let package = Package(
+    name: "defend",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "defend", targets: ["defend"]),
+        .library(name: "DefendPolicy", targets: ["DefendPolicy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // libbpf / libelf / zlib from Debian's -dev packages, plus the kernel<->user ABI header.
+        .systemLibrary(name: "CLibBPF", path: "Sources/CLibBPF"),
+
+        // Host tool run by the build plugin: clang -target bpf -> bpftool gen object -> embedded Swift.
+        .executableTarget(name: "bpf-embed", path: "Sources/bpf-embed"),
+        .plugin(name: "BPFCompilerPlugin", capability: .buildTool(), dependencies: ["bpf-embed"],
+                path: "Plugins/BPFCompilerPlugin"),
+
+        // YAML -> validated Policy -> compiled selector tables; reference evaluator.
+        .target(name: "DefendPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Typed records decoded from the kernel (value types shared by sensor and enrichment).
+        .target(name: "DefendEvents"),
+        // Load/attach BPF, feature probes, policy maps, ring-buffer reader, loss counters.
+        .target(name: "DefendKernel", dependencies: ["CLibBPF", "DefendPolicy", "DefendEvents"],
+                plugins: ["BPFCompilerPlugin"]),
+        // Process table, containers, host/cloud metadata.
+        .target(name: "DefendEnrich", dependencies: ["DefendEvents", "DefendPolicy"]),
+        // ECS documents and the hand-written JSON writer.
+        .target(name: "DefendECS", dependencies: ["DefendEvents", "DefendEnrich", "DefendPolicy"]),
+        // NDJSON sinks (stdout/file).
+        .target(name: "DefendOutput", dependencies: ["DefendECS"]),
+        // Config, pipeline wiring, lifecycle.
+        .target(name: "DefendAgent", dependencies: [
+            "DefendPolicy", "DefendEvents", "DefendKernel", "DefendEnrich", "DefendECS", "DefendOutput",
+        ]),
+        .executableTarget(name: "defend", dependencies: [
+            "DefendAgent", "DefendPolicy",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "DefendPolicyTests", dependencies: ["DefendPolicy"]),
+        .testTarget(name: "DefendKernelTests", dependencies: ["DefendKernel", "DefendPolicy", "DefendEvents"]),
+        .testTarget(name: "DefendEnrichTests", dependencies: ["DefendEnrich", "DefendEvents"]),
+        .testTarget(name: "DefendECSTests", dependencies: ["DefendECS", "DefendEnrich", "DefendEvents"]),
+        .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy"]),
+    ]
+)

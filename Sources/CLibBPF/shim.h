@@ -1,0 +1,25 @@
+#ifndef DEFEND_CLIBBPF_SHIM_H
+#define DEFEND_CLIBBPF_SHIM_H
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include "../../bpf/defend_abi.h"
+
+/* libbpf's print callback takes a va_list, which Swift cannot handle: format the line here. */
+typedef void (*defend_libbpf_log_fn)(int level, const char *line);
+static defend_libbpf_log_fn defend_libbpf_logger;
+
+static inline int defend_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap) {
+    char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (defend_libbpf_logger) defend_libbpf_logger((int)level, line);
+    return 0;
+}
+
+static inline void defend_libbpf_set_logger(defend_libbpf_log_fn fn) {
+    defend_libbpf_logger = fn;
+    libbpf_set_print(defend_libbpf_print);
+}
+#endif

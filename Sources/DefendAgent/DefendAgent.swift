@@ -1,0 +1,1 @@
+// DefendAgent: see Package.swift for this module's job.

@@ -1,0 +1,1 @@
+// DefendECS: see Package.swift for this module's job.

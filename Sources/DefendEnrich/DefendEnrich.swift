@@ -1,0 +1,1 @@
+// DefendEnrich: see Package.swift for this module's job.

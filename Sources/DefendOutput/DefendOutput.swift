@@ -1,0 +1,1 @@
+// DefendOutput: see Package.swift for this module's job.

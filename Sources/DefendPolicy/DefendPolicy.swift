@@ -1,0 +1,1 @@
+// DefendPolicy: see Package.swift for this module's job.

@@ -1,0 +1,4 @@
+import Testing
+@testable import DefendAgent
+
+@Test func DefendAgentModuleBuilds() { #expect(Bool(true)) }

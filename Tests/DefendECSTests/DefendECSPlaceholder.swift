@@ -1,0 +1,4 @@
+import Testing
+@testable import DefendECS
+
+@Test func DefendECSModuleBuilds() { #expect(Bool(true)) }

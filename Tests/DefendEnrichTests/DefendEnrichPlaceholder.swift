@@ -1,0 +1,4 @@
+import Testing
+@testable import DefendEnrich
+
+@Test func DefendEnrichModuleBuilds() { #expect(Bool(true)) }

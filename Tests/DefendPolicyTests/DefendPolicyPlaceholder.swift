@@ -1,0 +1,4 @@
+import Testing
+@testable import DefendPolicy
+
+@Test func DefendPolicyModuleBuilds() { #expect(Bool(true)) }
