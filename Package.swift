@@ -23,7 +23,7 @@ let package = Package(
                 path: "Plugins/BPFCompilerPlugin"),
 
         // YAML -> validated Policy -> compiled selector tables; reference evaluator.
-        .target(name: "DefendPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "DefendPolicy", dependencies: ["DefendEvents", .product(name: "Yams", package: "Yams")]),
         // Typed records decoded from the kernel (value types shared by sensor and enrichment).
         .target(name: "DefendEvents"),
         // Load/attach BPF, feature probes, policy maps, ring-buffer reader, loss counters.
