@@ -81,6 +81,10 @@ public enum PolicyLoader {
             let ctx = context.map { " (\($0.text))" } ?? ""
             return diag(mark, problem + ctx)
         case .reader(let problem, _, _, _): return diag(nil, problem)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            var d = diag(context.mark, "")
+            d.message = "duplicate key \(duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")) in the mapping that starts here"
+            return d
         default: return diag(nil, "\(error)")
         }
     }

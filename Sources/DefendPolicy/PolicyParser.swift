@@ -360,8 +360,11 @@ struct PolicyParser {
         }
         if m["match"] == nil { error(node, path, "the response has no `match:` (at least one selector name)"); ok = false }
         if m["actions"] == nil { error(node, path, "the response has no `actions:` (log, alert and/or block)"); ok = false }
-        guard ok, let match, let actions else { return nil }
-        var r = PolicyResponse(section: section, match: match, exclude: exclude, actions: actions)
+        // A response with bad actions is kept so its selector names are still checked; the policy
+        // is rejected anyway because the error was reported.
+        _ = ok
+        guard let match else { return nil }
+        var r = PolicyResponse(section: section, match: match, exclude: exclude, actions: actions ?? [])
         r.location = Self.location(node)
         r.matchLocations = Self.itemLocations(m["match"])
         r.excludeLocations = Self.itemLocations(m["exclude"])
