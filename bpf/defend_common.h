@@ -509,12 +509,13 @@ static __always_inline void decide_process(struct verdict *v, struct scratch *s,
     if (m & ~p->name_any_mask)
         m &= p->name_any_mask | defend_name_mask(v->gen);
     if (m & ~p->path_any_mask[DEFEND_SECTION_PROCESS]) {
-        if (!have_path) {
-            if (!exe)
-                return;
-            resolve_file(s, 0, exe);
+        if (!have_path && !exe) {
+            m &= p->path_any_mask[DEFEND_SECTION_PROCESS]; /* no executable (kernel thread): no path */
+        } else {
+            if (!have_path)
+                resolve_file(s, 0, exe);
+            m &= p->path_any_mask[DEFEND_SECTION_PROCESS] | path_mask(s, 0, v->gen, DEFEND_SECTION_PROCESS);
         }
-        m &= p->path_any_mask[DEFEND_SECTION_PROCESS] | path_mask(s, 0, v->gen, DEFEND_SECTION_PROCESS);
     }
     if (m)
         policy_fire(v, p, DEFEND_SECTION_PROCESS, m);
