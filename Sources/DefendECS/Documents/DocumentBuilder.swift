@@ -20,6 +20,8 @@ public struct DocumentBuilder {
     private let fileStream: [UInt8]
     private let alertStream: [UInt8]
     private let cloudDefendStatic: [UInt8]
+    private let scratch = ByteBuffer(capacity: 64 * 1024)
+    private let fragments = FragmentCache()
 
     public init(agent: AgentMetadata, host: HostMetadata, cloud: CloudMetadata?, clock: BootClock,
                 config: DocumentConfig = DocumentConfig(),
@@ -55,9 +57,9 @@ public struct DocumentBuilder {
         let wantsAlert = actions.contains(.alert) || actions.contains(.block) || denied
         guard wantsLog || wantsAlert else { return 0 }
 
-        var w = JSONWriter(maxStringBytes: config.maxStringBytes)
-        swap(&w.bytes, &buffer)
-        defer { swap(&w.bytes, &buffer) }
+        scratch.removeAll()
+        var w = JSONWriter(buffer: scratch, maxStringBytes: config.maxStringBytes)
+        defer { scratch.copy(into: &buffer) }
         let created = nowUnixNs()
         var n = 0
         if wantsLog {
@@ -108,7 +110,7 @@ public struct DocumentBuilder {
         w.key("created"); w.timestamp(unixNs: created)
         w.key("dataset")
         if alert { w.rawString("cloud_defend.alerts") } else if desc.isProcess { w.rawString("cloud_defend.process") } else { w.rawString("cloud_defend.file") }
-        w.key("id"); w.beginQuotedRaw(); ids.append(to: &w.bytes); w.endQuotedRaw()
+        w.key("id"); w.rawString(maxBytes: 36) { ids.write(to: $0) }
         w.key("kind"); if alert { w.rawString("alert") } else { w.rawString("event") }
         w.key("module"); w.rawString("cloud_defend")
         if denied { w.key("outcome"); w.rawString("failure") }
@@ -184,18 +186,12 @@ public struct DocumentBuilder {
     private func writeProcess(_ w: inout JSONWriter, _ view: ProcessView, isEnd: Bool) {
         let p = view.process
         w.object("process")
-        w.key("args"); w.stringArray(p.args, maxCount: config.maxArgs, maxTotalBytes: config.maxArgsBytes)
+        w.rawMembers(fragment(p))
         if isEnd, let end = p.endBootNs { w.key("end"); w.timestamp(unixNs: clock.unixNs(bootNs: end)) }
-        w.key("entity_id"); w.string(p.entityID)
         if let rel = view.entryLeader { relative(&w, "entry_leader", rel, view, entryType: view.entryLeaderType ?? .unknown) }
-        if let v = p.executable { w.key("executable"); w.string(v) }
         if isEnd, let code = p.exitCode { w.key("exit_code"); w.int(Int64(code)) }
-        w.object("group"); w.key("id"); w.decimalString(UInt64(p.egid)); w.endObject()
         if let rel = view.groupLeader { relative(&w, "group_leader", rel, view, entryType: nil) }
-        w.key("interactive"); w.bool(p.interactive)
-        w.key("name"); w.string(p.name)
         if let rel = view.parent { relative(&w, "parent", rel, view, entryType: nil) }
-        w.key("pid"); w.int(Int64(p.pid))
         if !p.previous.isEmpty {
             w.array("previous")
             for img in p.previous {
@@ -207,33 +203,46 @@ public struct DocumentBuilder {
             w.endArray()
         }
         if let rel = view.sessionLeader { relative(&w, "session_leader", rel, view, entryType: nil) }
-        if p.startBootNs != 0 { w.key("start"); w.timestamp(unixNs: clock.unixNs(bootNs: p.startBootNs)) }
         if p.ttyMajor != 0 {
             w.object("tty"); w.object("char_device")
             w.key("major"); w.int(Int64(p.ttyMajor)); w.key("minor"); w.int(Int64(p.ttyMinor))
             w.endObject(); w.endObject()
         }
-        w.object("user"); w.key("id"); w.decimalString(UInt64(p.euid)); w.endObject()
-        if let v = p.workingDirectory { w.key("working_directory"); w.string(v) }
         w.endObject()
     }
 
     private func relative(_ w: inout JSONWriter, _ key: StaticString, _ r: ProcessEntry, _ view: ProcessView,
                           entryType: EntryLeaderType?) {
         w.object(key)
-        w.key("args"); w.stringArray(r.args, maxCount: config.maxArgs, maxTotalBytes: config.maxArgsBytes)
-        w.key("entity_id"); w.string(r.entityID)
+        w.rawMembers(fragment(r))
         if let t = entryType { w.object("entry_meta"); w.key("type"); w.string(t.rawValue); w.endObject() }
-        if let v = r.executable { w.key("executable"); w.string(v) }
-        w.object("group"); w.key("id"); w.decimalString(UInt64(r.egid)); w.endObject()
-        w.key("interactive"); w.bool(r.interactive)
-        w.key("name"); w.string(r.name)
-        w.key("pid"); w.int(Int64(r.pid))
         w.key("same_as_process"); w.bool(view.isSameAsProcess(r))
-        if r.startBootNs != 0 { w.key("start"); w.timestamp(unixNs: clock.unixNs(bootNs: r.startBootNs)) }
-        w.object("user"); w.key("id"); w.decimalString(UInt64(r.euid)); w.endObject()
-        if let v = r.workingDirectory { w.key("working_directory"); w.string(v) }
         w.endObject()
+    }
+
+    /// The members every process object shares (args, entity_id, executable, group.id, interactive, name,
+    /// pid, start, user.id, working_directory), serialised once per process revision: relatives repeat
+    /// in document after document, so they are copied rather than re-escaped.
+    private func fragment(_ e: ProcessEntry) -> [UInt8] {
+        if e.revision != 0, let cached = fragments.lookup(pid: e.pid, start: e.startBootNs, revision: e.revision) {
+            return cached
+        }
+        let buf = fragments.scratch
+        buf.removeAll()
+        var w = JSONWriter(buffer: buf, maxStringBytes: config.maxStringBytes)
+        w.key("args"); w.stringArray(e.args, maxCount: config.maxArgs, maxTotalBytes: config.maxArgsBytes)
+        w.key("entity_id"); w.string(e.entityID)
+        if let v = e.executable { w.key("executable"); w.string(v) }
+        w.object("group"); w.key("id"); w.decimalString(UInt64(e.egid)); w.endObject()
+        w.key("interactive"); w.bool(e.interactive)
+        w.key("name"); w.string(e.name)
+        w.key("pid"); w.int(Int64(e.pid))
+        if e.startBootNs != 0 { w.key("start"); w.timestamp(unixNs: clock.unixNs(bootNs: e.startBootNs)) }
+        w.object("user"); w.key("id"); w.decimalString(UInt64(e.euid)); w.endObject()
+        if let v = e.workingDirectory { w.key("working_directory"); w.string(v) }
+        let bytes = buf.bytes
+        if e.revision != 0 { fragments.store(pid: e.pid, start: e.startBootNs, revision: e.revision, bytes: bytes) }
+        return bytes
     }
 
     static func basename(_ path: String) -> String {
@@ -249,8 +258,20 @@ public struct DocumentBuilder {
     }
 }
 
-extension JSONWriter {
-    /// Opens a string whose bytes the caller appends directly (known to need no escaping).
-    mutating func beginQuotedRaw() { rawMembers([0x22]) }
-    mutating func endQuotedRaw() { bytes.append(0x22) }
+/// Serialised process fragments by pid, valid for one (start, revision); bounded by clearing.
+final class FragmentCache {
+    private struct Entry { var start: UInt64; var revision: UInt64; var bytes: [UInt8] }
+    private var entries: [Int32: Entry] = [:]
+    let scratch = ByteBuffer(capacity: 16 * 1024)
+    var limit = 16_384
+
+    func lookup(pid: Int32, start: UInt64, revision: UInt64) -> [UInt8]? {
+        guard let e = entries[pid], e.start == start, e.revision == revision else { return nil }
+        return e.bytes
+    }
+
+    func store(pid: Int32, start: UInt64, revision: UInt64, bytes: [UInt8]) {
+        if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
+        entries[pid] = Entry(start: start, revision: revision, bytes: bytes)
+    }
 }

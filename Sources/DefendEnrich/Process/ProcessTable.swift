@@ -95,6 +95,7 @@ public final class ProcessTable {
             if event.decision.denied {
                 var parent = ensure(r.child)
                 parent.hookMask |= hookBit
+                parent.revision = 0
                 return view(of: parent)
             }
             return view(of: fork(r.child, hookBit: hookBit, actions: actions))
@@ -103,8 +104,9 @@ public final class ProcessTable {
             applyExec(r, to: &e)
             e.hookMask |= hookBit
             e.reportedActions.formUnion(actions)
-            if !event.decision.denied { store(e) }
-            return view(of: e)
+            if event.decision.denied { e.revision = 0; return view(of: e) }
+            store(e)
+            return view(of: entries[e.pid]?.entry ?? e)
         case .exit(let r):
             var e = ensure(r.task)
             e.hookMask |= hookBit
@@ -114,14 +116,14 @@ public final class ProcessTable {
                 ended.push(pid: e.pid, startBootNs: e.startBootNs, endBootNs: e.endBootNs ?? 0)
             }
             store(e)
-            let v = view(of: e)
+            let v = view(of: entries[e.pid]?.entry ?? e)
             reap(nowBootNs: event.bootTimeNs)
             return v
         case .setsid(let r):
             var e = ensure(r.task)
             e.hookMask |= hookBit
             store(e)
-            return view(of: e)
+            return view(of: entries[e.pid]?.entry ?? e)
         case .file(let r):
             return view(of: ensure(r.task))
         case .cgroup:
@@ -167,7 +169,7 @@ public final class ProcessTable {
         var child: ProcessEntry
         if let parent = liveParent(pid: task.ppid, childStart: task.startBootNs) ?? unknownParent(task) {
             child = parent
-            child.previous = []
+            if !parent.image.previous.isEmpty { child.previous = [] }
         } else {
             child = ProcessEntry(pid: task.pid, name: task.comm, comm: task.comm, origin: .placeholder)
         }
@@ -181,30 +183,34 @@ public final class ProcessTable {
         if child.origin == .procScan { child.origin = .kernel }
         child.entityID = entityID(pid: task.pid, startBootNs: task.startBootNs)
         store(child)
-        return child
+        return entries[task.pid]?.entry ?? child
     }
 
     private func applyExec(_ r: ExecRecord, to e: inout ProcessEntry) {
-        if e.executable != nil || !e.args.isEmpty {
-            e.previous.insert(PreviousImage(executable: e.executable, args: e.args), at: 0)
-            if e.previous.count > limits.previousImages { e.previous.removeLast(e.previous.count - limits.previousImages) }
+        let old = e.image
+        var previous = old.previous
+        if old.executable != nil || !old.args.isEmpty {
+            previous.insert(PreviousImage(executable: old.executable, args: old.args), at: 0)
+            if previous.count > limits.previousImages { previous.removeLast(previous.count - limits.previousImages) }
         }
-        e.executable = r.filename
-        e.name = Self.basename(r.filename)
-        if r.args.count > limits.maxArgs {
-            e.args = Array(r.args.prefix(limits.maxArgs)); e.argsTruncated = true
-        } else {
-            e.args = r.args; e.argsTruncated = r.argsTruncated
-        }
-        e.workingDirectory = r.cwd.isEmpty ? e.workingDirectory : r.cwd
+        let capped = r.args.count > limits.maxArgs
+        e.image = ProcessImage(executable: r.filename, name: Self.basename(r.filename),
+                               args: capped ? Array(r.args.prefix(limits.maxArgs)) : r.args,
+                               argsTruncated: capped || r.argsTruncated,
+                               workingDirectory: r.cwd.isEmpty ? old.workingDirectory : r.cwd,
+                               previous: previous)
         e.origin = .kernel
     }
 
     /// The entry for the record's task, refreshed from it; created when unknown or reused.
     private func ensure(_ task: TaskInfo) -> ProcessEntry {
         if var e = entries[task.pid]?.entry, sameStart(e.startBootNs, task.startBootNs) {
-            e.update(from: task)
-            if e.startBootNs == 0 { e.startBootNs = task.startBootNs; e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs) }
+            var changed = e.update(from: task)
+            if e.startBootNs == 0, task.startBootNs != 0 {
+                e.startBootNs = task.startBootNs; e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
+                changed = true
+            }
+            if changed { store(e); return entries[task.pid]?.entry ?? e }
             return e
         }
         var e: ProcessEntry
@@ -218,7 +224,8 @@ public final class ProcessTable {
             e.startBootNs = task.startBootNs
         }
         e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
-        return e
+        store(e)
+        return entries[task.pid]?.entry ?? e
     }
 
     private func unknownParent(_ child: TaskInfo) -> ProcessEntry? {
@@ -242,15 +249,12 @@ public final class ProcessTable {
         return (a > b ? a - b : b - a) < startToleranceNs
     }
 
-    private func store(_ e: ProcessEntry) {
-        if let old = entries[e.pid]?.entry, !sameStart(old.startBootNs, e.startBootNs), !old.hasEnded {
-            // pid reuse with the old exit missed: nothing to keep.
-        }
-        insert(e)
-    }
+    private func store(_ e: ProcessEntry) { insert(e) }
 
     private func insert(_ e: ProcessEntry) {
         sequence &+= 1
+        var e = e
+        e.revision = sequence
         entries[e.pid] = Slot(entry: e, lastSeen: sequence)
         if entries.count > limits.maxEntries { shrink() }
     }
