@@ -211,7 +211,23 @@ public struct JSONWriter {
             return
         }
         var i = 0
+        let raw = UnsafeRawPointer(s)
+        let highMask: UInt64 = validate ? 0x8080_8080_8080_8080 : 0
         while i < count {
+            // 8 bytes at a time while none needs escaping or validation (SWAR tests: a byte < 0x20,
+            // a '"', a '\\', or — for raw input — a byte >= 0x80).
+            while i &+ 8 <= count {
+                let v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let quote = v ^ 0x2222_2222_2222_2222
+                let slash = v ^ 0x5c5c_5c5c_5c5c_5c5c
+                let special = ((v &- 0x2020_2020_2020_2020) & ~v)
+                    | ((quote &- 0x0101_0101_0101_0101) & ~quote)
+                    | ((slash &- 0x0101_0101_0101_0101) & ~slash)
+                if (special & 0x8080_8080_8080_8080) | (v & highMask) != 0 { break }
+                UnsafeMutableRawPointer(out).storeBytes(of: v, as: UInt64.self)
+                out += 8; i &+= 8
+            }
+            if i >= count { break }
             let b = s[i]
             if b >= 0x20 && b != 0x22 && b != 0x5c && b < 0x80 { out.pointee = b; out += 1; i &+= 1; continue }
             if b >= 0x80 {

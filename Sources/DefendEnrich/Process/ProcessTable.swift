@@ -38,15 +38,11 @@ public final class ProcessTable {
     /// Optional source for pids we never saw (nil: placeholders only).
     public var procReader: ProcReader?
 
-    private var entries: [Int32: Slot] = [:]
+    private var entries: [Int32: ProcessEntry] = [:]
     private var ended = EndedQueue()
     private var sequence: UInt64 = 0
     private let startToleranceNs: UInt64
 
-    private struct Slot {
-        var entry: ProcessEntry
-        var lastSeen: UInt64
-    }
 
     public init(agentID: String, clock: BootClock, limits: Limits = Limits(), procReader: ProcReader? = nil) {
         self.agentID = agentID
@@ -60,7 +56,7 @@ public final class ProcessTable {
     public var count: Int { entries.count }
     public var endedCount: Int { ended.count }
 
-    public func entry(pid: Int32) -> ProcessEntry? { entries[pid]?.entry }
+    public func entry(pid: Int32) -> ProcessEntry? { entries[pid] }
 
     // MARK: seeding
 
@@ -69,7 +65,7 @@ public final class ProcessTable {
         for snap in snapshots where entries[snap.entry.pid] == nil {
             var e = snap.entry
             e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
-            insert(e)
+            store(&e)
         }
     }
 
@@ -105,8 +101,8 @@ public final class ProcessTable {
             e.hookMask |= hookBit
             e.reportedActions.formUnion(actions)
             if event.decision.denied { e.revision = 0; return view(of: e) }
-            store(e)
-            return view(of: entries[e.pid]?.entry ?? e)
+            store(&e)
+            return view(of: e)
         case .exit(let r):
             var e = ensure(r.task)
             e.hookMask |= hookBit
@@ -115,15 +111,15 @@ public final class ProcessTable {
                 e.exitCode = r.exitCode
                 ended.push(pid: e.pid, startBootNs: e.startBootNs, endBootNs: e.endBootNs ?? 0)
             }
-            store(e)
-            let v = view(of: entries[e.pid]?.entry ?? e)
+            store(&e)
+            let v = view(of: e)
             reap(nowBootNs: event.bootTimeNs)
             return v
         case .setsid(let r):
             var e = ensure(r.task)
             e.hookMask |= hookBit
-            store(e)
-            return view(of: entries[e.pid]?.entry ?? e)
+            store(&e)
+            return view(of: e)
         case .file(let r):
             return view(of: ensure(r.task))
         case .cgroup:
@@ -133,7 +129,7 @@ public final class ProcessTable {
 
     /// The current view of a pid, nil when unknown.
     public func view(pid: Int32) -> ProcessView? {
-        guard let e = entries[pid]?.entry else { return nil }
+        guard let e = entries[pid] else { return nil }
         return view(of: e)
     }
 
@@ -146,7 +142,7 @@ public final class ProcessTable {
             let expired = oldest.endBootNs &+ limits.endedGraceNs <= nowBootNs
             guard expired || ended.count > limits.maxEnded else { break }
             ended.pop()
-            if let slot = entries[oldest.pid], slot.entry.startBootNs == oldest.startBootNs, slot.entry.hasEnded {
+            if let old = entries[oldest.pid], old.startBootNs == oldest.startBootNs, old.hasEnded {
                 entries[oldest.pid] = nil
             }
         }
@@ -155,8 +151,8 @@ public final class ProcessTable {
     /// Removes live entries whose process no longer exists in procfs (exit records lost). For a timer.
     public func sweepVanished(_ reader: ProcReader = ProcReader()) -> Int {
         var gone: [Int32] = []
-        for (pid, slot) in entries where !slot.entry.hasEnded {
-            if let snap = reader.read(pid: pid), sameStart(snap.entry.startBootNs, slot.entry.startBootNs) { continue }
+        for (pid, e) in entries where !e.hasEnded {
+            if let snap = reader.read(pid: pid), sameStart(snap.entry.startBootNs, e.startBootNs) { continue }
             gone.append(pid)
         }
         for pid in gone { entries[pid] = nil }
@@ -182,8 +178,8 @@ public final class ProcessTable {
         child.reportedActions = actions
         if child.origin == .procScan { child.origin = .kernel }
         child.entityID = entityID(pid: task.pid, startBootNs: task.startBootNs)
-        store(child)
-        return entries[task.pid]?.entry ?? child
+        store(&child)
+        return child
     }
 
     private func applyExec(_ r: ExecRecord, to e: inout ProcessEntry) {
@@ -204,13 +200,13 @@ public final class ProcessTable {
 
     /// The entry for the record's task, refreshed from it; created when unknown or reused.
     private func ensure(_ task: TaskInfo) -> ProcessEntry {
-        if var e = entries[task.pid]?.entry, sameStart(e.startBootNs, task.startBootNs) {
+        if var e = entries[task.pid], sameStart(e.startBootNs, task.startBootNs) {
             var changed = e.update(from: task)
             if e.startBootNs == 0, task.startBootNs != 0 {
                 e.startBootNs = task.startBootNs; e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
                 changed = true
             }
-            if changed { store(e); return entries[task.pid]?.entry ?? e }
+            if changed { store(&e) }
             return e
         }
         var e: ProcessEntry
@@ -224,8 +220,8 @@ public final class ProcessTable {
             e.startBootNs = task.startBootNs
         }
         e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
-        store(e)
-        return entries[task.pid]?.entry ?? e
+        store(&e)
+        return e
     }
 
     private func unknownParent(_ child: TaskInfo) -> ProcessEntry? {
@@ -233,12 +229,12 @@ public final class ProcessTable {
               child.parentStartBootNs == 0 || sameStart(snap.entry.startBootNs, child.parentStartBootNs) else { return nil }
         var e = snap.entry
         e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
-        insert(e)
+        store(&e)
         return e
     }
 
     private func liveParent(pid: Int32, childStart: UInt64) -> ProcessEntry? {
-        guard pid > 0, let p = entries[pid]?.entry else { return nil }
+        guard pid > 0, let p = entries[pid] else { return nil }
         // A parent cannot start after its child: otherwise the pid was reused.
         if childStart != 0, p.startBootNs > childStart &+ startToleranceNs { return nil }
         return p
@@ -249,13 +245,11 @@ public final class ProcessTable {
         return (a > b ? a - b : b - a) < startToleranceNs
     }
 
-    private func store(_ e: ProcessEntry) { insert(e) }
-
-    private func insert(_ e: ProcessEntry) {
+    /// Stores a new version of the entry; its `revision` (also the recency used for eviction) is set.
+    private func store(_ e: inout ProcessEntry) {
         sequence &+= 1
-        var e = e
         e.revision = sequence
-        entries[e.pid] = Slot(entry: e, lastSeen: sequence)
+        entries[e.pid] = e
         if entries.count > limits.maxEntries { shrink() }
     }
 
@@ -264,7 +258,7 @@ public final class ProcessTable {
         reap(nowBootNs: .max)
         guard entries.count > limits.maxEntries else { return }
         let drop = max(1, limits.maxEntries / 4)
-        let victims = entries.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(drop).map(\.key)
+        let victims = entries.sorted { $0.value.revision < $1.value.revision }.prefix(drop).map(\.key)
         for pid in victims { entries[pid] = nil }
     }
 
@@ -284,7 +278,7 @@ public final class ProcessTable {
     }
 
     private func relative(pid: Int32, of e: ProcessEntry, mustPrecede: Bool) -> ProcessEntry? {
-        guard pid > 0, pid != e.pid, let r = entries[pid]?.entry else { return nil }
+        guard pid > 0, pid != e.pid, let r = entries[pid] else { return nil }
         if mustPrecede, e.startBootNs != 0, r.startBootNs > e.startBootNs &+ startToleranceNs { return nil }
         return r
     }
