@@ -186,12 +186,16 @@ public struct DocumentBuilder {
     private func writeProcess(_ w: inout JSONWriter, _ view: ProcessView, isEnd: Bool) {
         let p = view.process
         w.object("process")
-        w.rawMembers(fragment(p))
+        // the subject changes with every event: written in place (not cached); a relative that is the
+        // subject itself (group leader, session leader...) copies these bytes
+        let subjectStart = w.buffer.count
+        writeFragment(&w, p)
+        let subject = subjectStart..<w.buffer.count
         if isEnd, let end = p.endBootNs { w.key("end"); w.timestamp(unixNs: clock.unixNs(bootNs: end)) }
-        if let rel = view.entryLeader { relative(&w, "entry_leader", rel, view, entryType: view.entryLeaderType ?? .unknown) }
+        if let rel = view.entryLeader { relative(&w, "entry_leader", rel, view, subject, entryType: view.entryLeaderType ?? .unknown) }
         if isEnd, let code = p.exitCode { w.key("exit_code"); w.int(Int64(code)) }
-        if let rel = view.groupLeader { relative(&w, "group_leader", rel, view, entryType: nil) }
-        if let rel = view.parent { relative(&w, "parent", rel, view, entryType: nil) }
+        if let rel = view.groupLeader { relative(&w, "group_leader", rel, view, subject, entryType: nil) }
+        if let rel = view.parent { relative(&w, "parent", rel, view, subject, entryType: nil) }
         if !p.previous.isEmpty {
             w.array("previous")
             for img in p.previous {
@@ -202,7 +206,7 @@ public struct DocumentBuilder {
             }
             w.endArray()
         }
-        if let rel = view.sessionLeader { relative(&w, "session_leader", rel, view, entryType: nil) }
+        if let rel = view.sessionLeader { relative(&w, "session_leader", rel, view, subject, entryType: nil) }
         if p.ttyMajor != 0 {
             w.object("tty"); w.object("char_device")
             w.key("major"); w.int(Int64(p.ttyMajor)); w.key("minor"); w.int(Int64(p.ttyMinor))
@@ -212,11 +216,16 @@ public struct DocumentBuilder {
     }
 
     private func relative(_ w: inout JSONWriter, _ key: StaticString, _ r: ProcessEntry, _ view: ProcessView,
-                          entryType: EntryLeaderType?) {
+                          _ subject: Range<Int>, entryType: EntryLeaderType?) {
         w.object(key)
-        w.rawMembers(fragment(r))
+        let same = view.isSameAsProcess(r)
+        if same, r.revision == view.process.revision {
+            w.copyWithin(subject)
+        } else {
+            w.rawMembers(fragment(r))
+        }
         if let t = entryType { w.object("entry_meta"); w.key("type"); w.string(t.rawValue); w.endObject() }
-        w.key("same_as_process"); w.bool(view.isSameAsProcess(r))
+        w.key("same_as_process"); w.bool(same)
         w.endObject()
     }
 
@@ -230,6 +239,13 @@ public struct DocumentBuilder {
         let buf = fragments.scratch
         buf.removeAll()
         var w = JSONWriter(buffer: buf, maxStringBytes: config.maxStringBytes)
+        writeFragment(&w, e)
+        let bytes = buf.bytes
+        if e.revision != 0 { fragments.store(pid: e.pid, start: e.startBootNs, revision: e.revision, bytes: bytes) }
+        return bytes
+    }
+
+    private func writeFragment(_ w: inout JSONWriter, _ e: ProcessEntry) {
         w.key("args"); w.stringArray(e.args, maxCount: config.maxArgs, maxTotalBytes: config.maxArgsBytes)
         w.key("entity_id"); w.string(e.entityID)
         if let v = e.executable { w.key("executable"); w.string(v) }
@@ -240,9 +256,6 @@ public struct DocumentBuilder {
         if e.startBootNs != 0 { w.key("start"); w.timestamp(unixNs: clock.unixNs(bootNs: e.startBootNs)) }
         w.object("user"); w.key("id"); w.decimalString(UInt64(e.euid)); w.endObject()
         if let v = e.workingDirectory { w.key("working_directory"); w.string(v) }
-        let bytes = buf.bytes
-        if e.revision != 0 { fragments.store(pid: e.pid, start: e.startBootNs, revision: e.revision, bytes: bytes) }
-        return bytes
     }
 
     static func basename(_ path: String) -> String {

@@ -85,6 +85,16 @@ public struct JSONWriter {
         needComma = true
     }
 
+    /// Appends a copy of bytes this writer already wrote (`range` of the buffer) as members.
+    public mutating func copyWithin(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        comma()
+        buffer.reserve(range.count)
+        buffer.cursor.update(from: buffer.state.pointee.base + range.lowerBound, count: range.count)
+        buffer.advance(range.count)
+        needComma = true
+    }
+
     /// Fields (`"k":v,...`) precomputed without the surrounding braces, appended inside the current object.
     @inline(__always)
     public mutating func rawMembers(_ fragment: [UInt8]) {

@@ -78,6 +78,11 @@ public struct ProcessEntry: Sendable, Hashable {
     /// Changes whenever the table stores a new version of this entry (0: not stored, e.g. the attempted
     /// image of a denied exec). Lets consumers cache what they derive from an entry.
     public var revision: UInt64 = 0
+    /// Cached entry leader (pid, start, type); pid 0 = not computed. Cleared when the ancestry or
+    /// session changes (reparenting, setsid); inherited by forked children below the leader.
+    var leaderPID: Int32 = 0
+    var leaderStart: UInt64 = 0
+    var leaderType: EntryLeaderType = .unknown
 
     public init(pid: Int32, ppid: Int32 = 0, pgid: Int32 = 0, sid: Int32 = 0, startBootNs: UInt64 = 0,
                 uid: UInt32 = 0, euid: UInt32 = 0, gid: UInt32 = 0, egid: UInt32 = 0,
@@ -155,6 +160,7 @@ public struct ProcessEntry: Sendable, Hashable {
             || ttyMinor != task.ttyMinor || capEffective != task.capEffective || capPermitted != task.capPermitted
             || cgroupID != task.cgroupID || (!task.comm.isEmpty && comm != task.comm)
         guard changed else { return false }
+        if ppid != task.ppid || sid != task.sid || ttyMajor != task.ttyMajor { leaderPID = 0 }
         ppid = task.ppid; pgid = task.pgid; sid = task.sid
         uid = task.uid; euid = task.euid; gid = task.gid; egid = task.egid
         ttyMajor = task.ttyMajor; ttyMinor = task.ttyMinor

@@ -169,8 +169,18 @@ public final class ProcessTable {
         } else {
             child = ProcessEntry(pid: task.pid, name: task.comm, comm: task.comm, origin: .placeholder)
         }
+        // `child` is still a copy of the parent here. The child shares the parent's entry leader unless
+        // the parent is a boundary of the rules (pid 1, runtime, sshd, login): then the walk decides.
+        let inherit = child.leaderPID != 0 && child.pid == task.ppid && child.pid != 1
+            && !Self.isContainerRuntime(child) && child.name != "sshd" && child.comm != "sshd" && !Self.isLogin(child)
+        let (lp, ls, lt) = (child.leaderPID, child.leaderStart, child.leaderType)
         child.pid = task.pid
         child.update(from: task)
+        if inherit {
+            (child.leaderPID, child.leaderStart, child.leaderType) = (lp, ls, lt)
+        } else {
+            child.leaderPID = 0
+        }
         child.startBootNs = task.startBootNs
         child.endBootNs = nil
         child.exitCode = nil
@@ -272,7 +282,7 @@ public final class ProcessTable {
         let parent = relative(pid: e.ppid, of: e, mustPrecede: true)
         let group = e.pgid == e.pid ? e : relative(pid: e.pgid, of: e, mustPrecede: false)
         let session = e.sid == e.pid ? e : relative(pid: e.sid, of: e, mustPrecede: false)
-        let (leader, type) = entryLeader(of: e, parent: parent)
+        let (leader, type) = cachedEntryLeader(of: e, parent: parent)
         return ProcessView(process: e, parent: parent, groupLeader: group, sessionLeader: session,
                            entryLeader: leader, entryLeaderType: type)
     }
@@ -281,6 +291,21 @@ public final class ProcessTable {
         guard pid > 0, pid != e.pid, let r = entries[pid] else { return nil }
         if mustPrecede, e.startBootNs != 0, r.startBootNs > e.startBootNs &+ startToleranceNs { return nil }
         return r
+    }
+
+    /// The entry leader from the entry's cache when still valid; otherwise walked and cached.
+    private func cachedEntryLeader(of e: ProcessEntry, parent: ProcessEntry?) -> (ProcessEntry, EntryLeaderType) {
+        if e.leaderPID != 0 {
+            if e.leaderPID == e.pid, e.leaderStart == e.startBootNs { return (e, e.leaderType) }
+            if let l = entries[e.leaderPID], l.startBootNs == e.leaderStart { return (l, e.leaderType) }
+        }
+        let (leader, type) = entryLeader(of: e, parent: parent)
+        if e.revision != 0, entries[e.pid]?.revision == e.revision {
+            entries[e.pid]?.leaderPID = leader.pid
+            entries[e.pid]?.leaderStart = leader.startBootNs
+            entries[e.pid]?.leaderType = type
+        }
+        return (leader, type)
     }
 
     /// Entry leader rules, checked for each process `cur` from the subject up its ancestry, with `p` its parent:
@@ -308,10 +333,11 @@ public final class ProcessTable {
     }
 
     static func isContainerRuntime(_ e: ProcessEntry) -> Bool {
-        for n in [e.name, e.comm] where n.hasPrefix("containerd-shim") || n.hasPrefix("runc") || n == "conmon" {
-            return true
-        }
-        return false
+        isRuntimeName(e.name) || isRuntimeName(e.comm)
+    }
+
+    private static func isRuntimeName(_ n: String) -> Bool {
+        n.hasPrefix("containerd-shim") || n.hasPrefix("runc") || n == "conmon"
     }
 
     static func isLogin(_ e: ProcessEntry) -> Bool {
