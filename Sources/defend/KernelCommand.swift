@@ -46,6 +46,7 @@ struct KernelWatchCommand: ParsableCommand {
     @Flag(help: "Do not send process telemetry (only policy matches leave the kernel).") var noTelemetry = false
     @Flag(help: "Do not try the BPF-LSM half.") var noLSM = false
     @Flag(help: "Only count records; print totals at the end.") var quiet = false
+    @Option(help: "Stop (and print totals) once this file exists.") var stopFile: String?
 
     func run() throws {
         let sensor = try Sensor(configuration: SensorConfiguration(
@@ -74,6 +75,7 @@ struct KernelWatchCommand: ParsableCommand {
         let start = now()
         var total = 0
         while (seconds <= 0 || now() - start < seconds) && (count <= 0 || total < count) {
+            if let stopFile, access(stopFile, F_OK) == 0 { break }
             try sensor.poll(timeoutMs: 100) { event in
                 total += 1
                 if !quiet { print(Self.line(event)) }
