@@ -1,1 +1,0 @@
-// DefendPolicy: see Package.swift for this module's job.

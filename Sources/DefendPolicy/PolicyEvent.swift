@@ -1,0 +1,73 @@
+import DefendEvents
+
+/// Where a file operation's target lives (drives `ignoreVolumeMounts` / `ignoreVolumeFiles`).
+public enum VolumeState: Sendable, Hashable {
+    /// On the container's root filesystem (also assumed when unknown).
+    case none
+    /// On a volume mount (a mount other than the container's root).
+    case volumeMount
+    /// On a file mount (a bind-mounted file: configMap, secret, projected, downwardAPI items).
+    case fileMount
+
+    public init(inVolumeMount: Bool, isFileMount: Bool) {
+        self = isFileMount ? .fileMount : (inVolumeMount ? .volumeMount : .none)
+    }
+}
+
+/// One operation as the policy sees it. Unknown values are nil: a condition on an unknown value
+/// does not match. Paths are expected canonical (the kernel's are); normalise others first with
+/// `PathNormalizer.normalize`.
+public struct PolicyEvent: Sendable, Hashable {
+    public var operation: PolicyOperation
+    /// File operations: the target path. Process operations: the executable path.
+    public var path: String?
+    /// Kernel task name (comm); only the first 15 bytes are compared.
+    public var processName: String?
+    /// The session has a controlling tty (process operations).
+    public var interactive: Bool?
+    public var volume: VolumeState
+    /// nil: the operation happened on the host, outside any container.
+    public var container: ContainerContext?
+
+    public init(operation: PolicyOperation, path: String? = nil, processName: String? = nil,
+                interactive: Bool? = nil, volume: VolumeState = .none, container: ContainerContext? = nil) {
+        self.operation = operation; self.path = path; self.processName = processName
+        self.interactive = interactive; self.volume = volume; self.container = container
+    }
+
+    public var section: PolicySection { operation.section }
+}
+
+/// What a policy decided about one operation.
+public struct PolicyVerdict: Sendable, Hashable {
+    /// Union of the actions of every fired response.
+    public var actions: ActionSet
+    /// Selectors (bits of the operation's section) that matched and are named in the `match` of a
+    /// fired response: `cloud_defend.matched_selectors`.
+    public var selectors: UInt64
+    /// Every selector that matched, fired or not (for explanations).
+    public var matched: UInt64
+
+    public init(actions: ActionSet = [], selectors: UInt64 = 0, matched: UInt64 = 0) {
+        self.actions = actions; self.selectors = selectors; self.matched = matched
+    }
+
+    public static let none = PolicyVerdict()
+}
+
+/// Lexical path normalisation for paths that did not come from the kernel (`defend policy test`
+/// input): collapses `//`, drops `.`, resolves `..` without going above `/`, drops a trailing `/`.
+/// Symlinks are not resolved (policies match the path the kernel reports).
+public enum PathNormalizer {
+    /// nil when `path` is not absolute.
+    public static func normalize(_ path: String) -> String? {
+        guard path.hasPrefix("/") else { return nil }
+        var parts: [Substring] = []
+        for c in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if c == "." { continue }
+            if c == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(c)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+}

@@ -1,0 +1,133 @@
+import ArgumentParser
+import DefendEvents
+import DefendPolicy
+import Foundation
+
+/// `defend policy …`: validate policy files and dry-run them against operations.
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Validate D4C policies and test them against operations without a kernel.",
+        subcommands: [PolicyValidateCommand.self, PolicyTestCommand.self])
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+struct PolicyValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check policy files; exit 0 when all are valid (warnings go to stderr), 1 otherwise.",
+        discussion: "Text output: FILE:LINE:COL: error: PATH: MESSAGE (warnings likewise). "
+            + "--format json prints one line per file: {\"file\",\"valid\",\"errors\",\"warnings\"}.")
+
+    @Option(help: "Output format: text or json.") var format: OutputFormat = .text
+    @Argument(help: "Policy files (YAML).") var files: [String]
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give at least one policy file") }
+    }
+
+    func run() throws {
+        var allValid = true
+        for file in files {
+            let (valid, diagnostics): (Bool, [PolicyDiagnostic])
+            do {
+                let loaded = try PolicyLoader.load(path: file)
+                (valid, diagnostics) = (true, loaded.warnings)
+            } catch {
+                (valid, diagnostics) = (false, error.diagnostics)
+            }
+            allValid = allValid && valid
+            switch format {
+            case .text:
+                for d in diagnostics { standardError(d.description) }
+            case .json:
+                func items(_ severity: PolicyDiagnostic.Severity) -> String {
+                    PolicyJSON.array(diagnostics.filter { $0.severity == severity }.map { d in
+                        PolicyJSON.object([("line", "\(d.line)"), ("column", "\(d.column)"),
+                                           ("path", PolicyJSON.string(d.path)), ("message", PolicyJSON.string(d.message))])
+                    })
+                }
+                print(PolicyJSON.object([("file", PolicyJSON.string(file)), ("valid", valid ? "true" : "false"),
+                                         ("errors", items(.error)), ("warnings", items(.warning))]))
+            }
+        }
+        if !allValid { throw ExitCode(1) }
+    }
+}
+
+struct PolicyTestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Dry-run a policy: one JSON operation per input line -> one JSON decision per line.",
+        discussion: """
+            Input lines: {"type":"file"|"process","operation":…,"targetPath":…,"process":{"executable","name"},\
+            "sessionLeaderInteractive":bool,"volume":{"inVolumeMount","isFileMount"},"container":{…}|null,\
+            "kubernetes":{…}|null}, or ECS documents as the agent writes them. Paths are normalised lexically \
+            (//, ., .., trailing /). Output: {"actions":[…],"matched_selectors":[…]} per line; a bad line prints \
+            {"error":"line N: …"} and the command exits 1 at the end. Exit 2: the policy or input cannot be read.
+            """)
+
+    @Option(help: "Policy file (YAML).") var policy: String
+    @Option(help: "Operations, one JSON object per line ('-' = stdin).") var events: String
+    @Option(help: "containers (default: host operations yield nothing) or all.") var scope: String = "containers"
+    @Flag(help: "Add, per selector, \"matched\" or the condition that failed.") var explain = false
+
+    func run() throws {
+        guard let scope = PolicyScope(rawValue: scope) else {
+            throw ValidationError("--scope must be containers or all")
+        }
+        let loaded: LoadedPolicy
+        do {
+            loaded = try PolicyLoader.load(path: policy)
+        } catch {
+            for d in error.diagnostics { standardError(d.description) }
+            throw ExitCode(2)
+        }
+        for w in loaded.warnings { standardError(w.description) }
+        let compiled = CompiledPolicy(loaded.policy, scope: scope)
+        let reference = ReferenceEvaluator(loaded.policy, scope: scope)
+
+        let lines: AnySequence<String>
+        if events == "-" {
+            lines = AnySequence { AnyIterator { readLine(strippingNewline: true) } }
+        } else {
+            guard let data = FileManager.default.contents(atPath: events) else {
+                standardError("\(events): cannot read the events file")
+                throw ExitCode(2)
+            }
+            var text = String(decoding: data, as: UTF8.self)
+            if text.hasSuffix("\n") { text.removeLast() }
+            lines = AnySequence(text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+        }
+
+        var failed = false
+        for (i, line) in lines.enumerated() {
+            if line.allSatisfy(\.isWhitespace) { continue }
+            let event: PolicyEvent
+            do {
+                event = try PolicyTestInput.parse(line: line)
+            } catch {
+                failed = true
+                print(PolicyJSON.object([("error", PolicyJSON.string("line \(i + 1): \(error.message)"))]))
+                continue
+            }
+            let verdict = compiled.evaluate(event)
+            var pairs: [(String, String)] = [
+                ("actions", PolicyJSON.array(verdict.actions.names.map(PolicyJSON.string))),
+                ("matched_selectors", PolicyJSON.array(compiled.selectorNames(section: event.section, mask: verdict.selectors)
+                    .map(PolicyJSON.string))),
+            ]
+            if explain {
+                let outcomes = reference.evaluate(event).outcomes
+                pairs.append(("explain", PolicyJSON.object(outcomes.map { ($0.name, PolicyJSON.string($0.failure ?? "matched")) })))
+            }
+            print(PolicyJSON.object(pairs))
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+func standardError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import DefendPolicy
-
-@Test func DefendPolicyModuleBuilds() { #expect(Bool(true)) }
