@@ -49,6 +49,25 @@ public struct DocumentBuilder {
     @discardableResult
     public mutating func write(event: KernelEvent, process: ProcessView?, container: ContainerContext?,
                                matchedSelectors: [String], into buffer: inout [UInt8]) -> Int {
+        let n = render(event: event, process: process, container: container, matchedSelectors: matchedSelectors)
+        if n > 0 { scratch.copy(into: &buffer) }
+        return n
+    }
+
+    /// Like `write(into:)` without the copy: `body` receives the NDJSON lines (valid only during the
+    /// call) and how many documents they are; not called when the event yields no document.
+    /// Returns the number of documents.
+    @discardableResult
+    public mutating func withDocuments(event: KernelEvent, process: ProcessView?, container: ContainerContext?,
+                                       matchedSelectors: [String],
+                                       _ body: (UnsafeRawBufferPointer, Int) -> Void) -> Int {
+        let n = render(event: event, process: process, container: container, matchedSelectors: matchedSelectors)
+        if n > 0 { body(UnsafeRawBufferPointer(start: scratch.state.pointee.base, count: scratch.count), n) }
+        return n
+    }
+
+    private mutating func render(event: KernelEvent, process: ProcessView?, container: ContainerContext?,
+                                 matchedSelectors: [String]) -> Int {
         guard let view = process, let desc = EventDescription.describe(event) else { return 0 }
         var actions = event.decision.actions
         if case .exit = event.record, view.process.reportedActions.contains(.log) { actions.insert(.log) }
@@ -59,7 +78,6 @@ public struct DocumentBuilder {
 
         scratch.removeAll()
         var w = JSONWriter(buffer: scratch, maxStringBytes: config.maxStringBytes)
-        defer { scratch.copy(into: &buffer) }
         let created = nowUnixNs()
         var n = 0
         if wantsLog {
