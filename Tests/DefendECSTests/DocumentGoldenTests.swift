@@ -350,3 +350,32 @@ private func entity(_ pid: Int32, _ startSec: Int64) -> String {
         #expect(args.reduce(0) { $0 + $1.utf8.count } <= DocumentConfig().maxArgsBytes)
     }
 }
+
+@Suite struct ZeroCopyOutputTests {
+    @Test func withDocumentsYieldsTheSameLinesAsWrite() throws {
+        let agent = AgentMetadata(id: "a", version: "1")
+        let clock = BootClock(bootEpochNs: 0)
+        var a = DocumentBuilder(agent: agent, host: HostMetadata(), cloud: nil, clock: clock,
+                                nowUnixNs: { 5 }, idGenerator: EventIDGenerator(seed: 3))
+        var b = DocumentBuilder(agent: agent, host: HostMetadata(), cloud: nil, clock: clock,
+                                nowUnixNs: { 5 }, idGenerator: EventIDGenerator(seed: 3))
+        let t = TaskInfo(pid: 9, startBootNs: 1, comm: "x")
+        let event = KernelEvent(record: .file(FileRecord(task: t, path: "/etc/shadow")), hook: .file_open,
+                                decision: Decision(operation: .modifyFile, actions: [.log, .alert]), bootTimeNs: 2)
+        let view = ProcessView(process: ProcessEntry(pid: 9, name: "x", entityID: "e"))
+        var copied: [UInt8] = [1, 2]
+        #expect(a.write(event: event, process: view, container: nil, matchedSelectors: ["s"], into: &copied) == 2)
+        var inPlace: [UInt8] = []
+        var calls = 0
+        let n = b.withDocuments(event: event, process: view, container: nil, matchedSelectors: ["s"]) { bytes, count in
+            inPlace = Array(bytes); calls += 1
+            #expect(count == 2)
+        }
+        #expect(n == 2 && calls == 1)
+        #expect(Array(copied.dropFirst(2)) == inPlace)   // write appends after existing bytes
+        #expect(inPlace.filter { $0 == 0x0a }.count == 2)
+        let none = b.withDocuments(event: KernelEvent(record: .setsid(SetsidRecord(task: t)), hook: .sys_exit_setsid, bootTimeNs: 3),
+                                   process: view, container: nil, matchedSelectors: []) { _, _ in calls += 1 }
+        #expect(none == 0 && calls == 1)
+    }
+}

@@ -24,9 +24,10 @@ public final class ProcessTable {
         public var endedGraceNs: UInt64 = 5_000_000_000
         /// Ended entries waiting to be reaped; beyond this the oldest go at once.
         public var maxEnded = 8192
-        /// Total entries; beyond this ended ones are reaped, then the least recently seen live ones
-        /// (they can only be stale: missed exits).
-        public var maxEntries = 1 << 20
+        /// Total entries; beyond this ended ones are reaped, then the least recently updated quarter
+        /// (most likely stale: exits lost with ring-buffer records). ~1.2 KB each. Call
+        /// `sweepVanished()` from a timer to drop stale entries long before this bound.
+        public var maxEntries = 1 << 16
         /// Ancestors walked to find the entry leader.
         public var maxAncestry = 64
         public init() {}
