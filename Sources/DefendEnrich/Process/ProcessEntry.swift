@@ -178,23 +178,64 @@ public enum EntryLeaderType: String, Sendable, Hashable {
 }
 
 /// A process with its relatives resolved: what one ECS document describes.
+/// The entries live in one shared box, so passing a view around costs a retain, not ~1 KB of copying.
 public struct ProcessView: Sendable, Hashable {
-    public var process: ProcessEntry
-    public var parent: ProcessEntry?
-    public var groupLeader: ProcessEntry?
-    public var sessionLeader: ProcessEntry?
-    public var entryLeader: ProcessEntry?
-    public var entryLeaderType: EntryLeaderType?
+    private final class Storage: Sendable {
+        let process: ProcessEntry
+        let parent: ProcessEntry?
+        let groupLeader: ProcessEntry?
+        let sessionLeader: ProcessEntry?
+        let entryLeader: ProcessEntry?
+        let entryLeaderType: EntryLeaderType?
+        init(_ process: ProcessEntry, _ parent: ProcessEntry?, _ groupLeader: ProcessEntry?,
+             _ sessionLeader: ProcessEntry?, _ entryLeader: ProcessEntry?, _ entryLeaderType: EntryLeaderType?) {
+            self.process = process; self.parent = parent; self.groupLeader = groupLeader
+            self.sessionLeader = sessionLeader; self.entryLeader = entryLeader; self.entryLeaderType = entryLeaderType
+        }
+    }
+    private var storage: Storage
 
     public init(process: ProcessEntry, parent: ProcessEntry? = nil, groupLeader: ProcessEntry? = nil,
                 sessionLeader: ProcessEntry? = nil, entryLeader: ProcessEntry? = nil,
                 entryLeaderType: EntryLeaderType? = nil) {
-        self.process = process; self.parent = parent; self.groupLeader = groupLeader
-        self.sessionLeader = sessionLeader; self.entryLeader = entryLeader; self.entryLeaderType = entryLeaderType
+        storage = Storage(process, parent, groupLeader, sessionLeader, entryLeader, entryLeaderType)
     }
+
+    public var process: ProcessEntry {
+        get { storage.process }
+        set { storage = Storage(newValue, parent, groupLeader, sessionLeader, entryLeader, entryLeaderType) }
+    }
+    public var parent: ProcessEntry? {
+        get { storage.parent }
+        set { storage = Storage(process, newValue, groupLeader, sessionLeader, entryLeader, entryLeaderType) }
+    }
+    public var groupLeader: ProcessEntry? {
+        get { storage.groupLeader }
+        set { storage = Storage(process, parent, newValue, sessionLeader, entryLeader, entryLeaderType) }
+    }
+    public var sessionLeader: ProcessEntry? {
+        get { storage.sessionLeader }
+        set { storage = Storage(process, parent, groupLeader, newValue, entryLeader, entryLeaderType) }
+    }
+    public var entryLeader: ProcessEntry? {
+        get { storage.entryLeader }
+        set { storage = Storage(process, parent, groupLeader, sessionLeader, newValue, entryLeaderType) }
+    }
+    public var entryLeaderType: EntryLeaderType? {
+        get { storage.entryLeaderType }
+        set { storage = Storage(process, parent, groupLeader, sessionLeader, entryLeader, newValue) }
+    }
+
+    public static func == (a: ProcessView, b: ProcessView) -> Bool {
+        a.storage === b.storage || (a.process == b.process && a.parent == b.parent && a.groupLeader == b.groupLeader
+            && a.sessionLeader == b.sessionLeader && a.entryLeader == b.entryLeader
+            && a.entryLeaderType == b.entryLeaderType)
+    }
+
+    public func hash(into h: inout Hasher) { h.combine(process); h.combine(parent?.pid); h.combine(entryLeader?.pid) }
 
     /// Same process as `process` (pid and start time): `same_as_process` of a relative.
     public func isSameAsProcess(_ other: ProcessEntry) -> Bool {
-        other.pid == process.pid && other.startBootNs == process.startBootNs
+        other.pid == storage.process.pid && other.startBootNs == storage.process.startBootNs
     }
 }

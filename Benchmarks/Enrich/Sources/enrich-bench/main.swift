@@ -162,6 +162,7 @@ if CommandLine.arguments.contains("--sample") {
     var buf: [UInt8] = []
     for e in makeEvents(count: 9) { buf.removeAll(); _ = b.write(event: e, process: t.apply(e), container: ContainerContext(id: "abc", imageName: "nginx", imageTag: "1.25"), matchedSelectors: ["s"], into: &buf); print(String(decoding: buf, as: UTF8.self), terminator: "") }
 } else {
+    print("layout: ProcessEntry \(MemoryLayout<ProcessEntry>.size) B, ProcessView \(MemoryLayout<ProcessView>.size) B, KernelEvent \(MemoryLayout<KernelEvent>.size) B")
     memory()   // first, so the throughput run's heap does not hide the delta
     throughput()
 }
