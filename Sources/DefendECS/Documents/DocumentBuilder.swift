@@ -158,7 +158,7 @@ public struct DocumentBuilder {
         w.object("group"); w.key("id"); w.decimalString(UInt64(p.egid)); w.endObject()
         var isEnd = false
         if case .exit = event.record { isEnd = true }
-        writeProcess(&w, view, isEnd: isEnd)
+        writeProcess(&w, view, p, isEnd: isEnd)
         w.object("user"); w.key("id"); w.decimalString(UInt64(p.euid)); w.endObject()
         w.endObject()
         w.newline()
@@ -201,8 +201,7 @@ public struct DocumentBuilder {
         w.endObject()
     }
 
-    private func writeProcess(_ w: inout JSONWriter, _ view: ProcessView, isEnd: Bool) {
-        let p = view.process
+    private func writeProcess(_ w: inout JSONWriter, _ view: ProcessView, _ p: ProcessEntry, isEnd: Bool) {
         w.object("process")
         // the subject changes with every event: written in place (not cached); a relative that is the
         // subject itself (group leader, session leader...) copies these bytes
@@ -210,10 +209,10 @@ public struct DocumentBuilder {
         writeFragment(&w, p)
         let subject = subjectStart..<w.buffer.count
         if isEnd, let end = p.endBootNs { w.key("end"); w.timestamp(unixNs: clock.unixNs(bootNs: end)) }
-        if let rel = view.entryLeader { relative(&w, "entry_leader", rel, view, subject, entryType: view.entryLeaderType ?? .unknown) }
+        if let rel = view.entryLeader { relative(&w, "entry_leader", rel, p, subject, entryType: view.entryLeaderType ?? .unknown) }
         if isEnd, let code = p.exitCode { w.key("exit_code"); w.int(Int64(code)) }
-        if let rel = view.groupLeader { relative(&w, "group_leader", rel, view, subject, entryType: nil) }
-        if let rel = view.parent { relative(&w, "parent", rel, view, subject, entryType: nil) }
+        if let rel = view.groupLeader { relative(&w, "group_leader", rel, p, subject, entryType: nil) }
+        if let rel = view.parent { relative(&w, "parent", rel, p, subject, entryType: nil) }
         if !p.previous.isEmpty {
             w.array("previous")
             for img in p.previous {
@@ -224,7 +223,7 @@ public struct DocumentBuilder {
             }
             w.endArray()
         }
-        if let rel = view.sessionLeader { relative(&w, "session_leader", rel, view, subject, entryType: nil) }
+        if let rel = view.sessionLeader { relative(&w, "session_leader", rel, p, subject, entryType: nil) }
         if p.ttyMajor != 0 {
             w.object("tty"); w.object("char_device")
             w.key("major"); w.int(Int64(p.ttyMajor)); w.key("minor"); w.int(Int64(p.ttyMinor))
@@ -233,11 +232,11 @@ public struct DocumentBuilder {
         w.endObject()
     }
 
-    private func relative(_ w: inout JSONWriter, _ key: StaticString, _ r: ProcessEntry, _ view: ProcessView,
+    private func relative(_ w: inout JSONWriter, _ key: StaticString, _ r: ProcessEntry, _ p: ProcessEntry,
                           _ subject: Range<Int>, entryType: EntryLeaderType?) {
         w.object(key)
-        let same = view.isSameAsProcess(r)
-        if same, r.revision == view.process.revision {
+        let same = r.pid == p.pid && r.startBootNs == p.startBootNs
+        if same, r.revision == p.revision {
             w.copyWithin(subject)
         } else {
             w.rawMembers(fragment(r))

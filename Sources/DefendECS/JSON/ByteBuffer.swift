@@ -6,6 +6,9 @@ public final class ByteBuffer {
         var base: UnsafeMutablePointer<UInt8>
         var count: Int
         var capacity: Int
+        /// Last day formatted by `ISOTime` and its "YYYY-MM-DD" (timestamps of a run share few days).
+        var day: Int64 = .min
+        var date: (UInt64, UInt16) = (0, 0)
     }
     @usableFromInline let state: UnsafeMutablePointer<State>
 

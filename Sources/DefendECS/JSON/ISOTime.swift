@@ -29,6 +29,32 @@ public enum ISOTime {
         return 24
     }
 
+    /// Same, reusing the date part when the day is the one formatted last.
+    @inline(__always)
+    static func write(unixNs: Int64, to p: UnsafeMutablePointer<UInt8>, cache: inout ByteBuffer.State) -> Int {
+        var secs = unixNs / 1_000_000_000
+        var ms = (unixNs % 1_000_000_000) / 1_000_000
+        if ms < 0 { ms += 1000; secs -= 1 }
+        var days = secs / 86_400
+        var rem = secs % 86_400
+        if rem < 0 { rem += 86_400; days -= 1 }
+        if days != cache.day {
+            _ = write(unixNs: days * 86_400 * 1_000_000_000, to: p)
+            cache.day = days
+            cache.date = (UnsafeRawPointer(p).loadUnaligned(as: UInt64.self),
+                          UnsafeRawPointer(p + 8).loadUnaligned(as: UInt16.self))
+        } else {
+            UnsafeMutableRawPointer(p).storeBytes(of: cache.date.0, as: UInt64.self)
+            UnsafeMutableRawPointer(p + 8).storeBytes(of: cache.date.1, as: UInt16.self)
+        }
+        p[10] = 0x54
+        let hh = rem / 3600, mm = rem % 3600 / 60, ss = rem % 60
+        p[11] = digit(hh / 10); p[12] = digit(hh); p[13] = 0x3a; p[14] = digit(mm / 10); p[15] = digit(mm)
+        p[16] = 0x3a; p[17] = digit(ss / 10); p[18] = digit(ss); p[19] = 0x2e
+        p[20] = digit(ms / 100); p[21] = digit(ms / 10); p[22] = digit(ms); p[23] = 0x5a
+        return 24
+    }
+
     @inline(__always) private static func digit(_ v: Int64) -> UInt8 { UInt8(truncatingIfNeeded: v % 10) &+ 48 }
 
     public static func string(unixNs: Int64) -> String {

@@ -142,7 +142,7 @@ public struct JSONWriter {
         comma()
         buffer.reserve(32)
         buffer.put(0x22)
-        buffer.advance(ISOTime.write(unixNs: unixNs, to: buffer.cursor))
+        buffer.advance(ISOTime.write(unixNs: unixNs, to: buffer.cursor, cache: &buffer.state.pointee))
         buffer.put(0x22)
         needComma = true
     }
