@@ -101,7 +101,7 @@ static __always_inline int file_decide(struct file_op *f)
         e->old_path_len = s->path_len[1] & (DEFEND_PATH_MAX - 1);
         bpf_probe_read_kernel(e->old_path, DEFEND_PATH_MAX, s->path[1]);
     }
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return deny ? -EPERM : 0;
 }
 
@@ -351,7 +351,7 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
     bpf_probe_read_kernel(e->cwd, DEFEND_PATH_MAX, s->path[1]);
     e->argc = BPF_CORE_READ(bprm, argc);
     e->args_len = 0; /* the new argv lives in the not-yet-installed mm */
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return -EPERM;
 }
 
@@ -379,6 +379,6 @@ int BPF_PROG(defend_task_alloc, struct task_struct *task, unsigned long clone_fl
     fill_header(&e->h, DEFEND_EV_FORK, DEFEND_HOOK_LSM_TASK_ALLOC, &v, DEFEND_OP_FORK);
     e->h.flags |= DEFEND_F_DENIED;
     fill_task(&e->task, cur);
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return -EPERM;
 }
