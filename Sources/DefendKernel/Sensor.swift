@@ -51,6 +51,9 @@ public final class Sensor: @unchecked Sendable {
         self.configuration = configuration
         var caps = SensorCapabilities(btf: Probes.hasBTF, ringBuffer: Probes.hasRingBuffer,
                                       lsmListed: Probes.lsmListsBPF)
+        // Both are hard requirements of every program: say so instead of a verifier log.
+        guard caps.btf else { throw .unsupportedKernel("no kernel BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)") }
+        guard caps.ringBuffer else { throw .unsupportedKernel("no BPF ring buffer (Linux 5.8 or later needed)") }
         if !Probes.hasTracefs && configuration.mountTracefsIfMissing {
             caps.mountedTracefs = Probes.mountTracefs()
         }

@@ -171,6 +171,23 @@ struct SensorHostTests {
         #expect(none.allSatisfy { $0.exec == nil })
     }
 
+    @Test func fullRingBufferIsCountedAsLoss() throws {
+        // one page: room for one exec record (2.2 KB); nothing reads while processes run
+        let sensor = try Sensor(configuration: SensorConfiguration(ringBufferBytes: 4096, processTelemetry: true))
+        defer { sensor.close() }
+        #expect(sensor.lossCounters().totalReserveFailures == 0)
+        _ = Host.runShell("for i in 1 2 3 4 5 6 7 8; do /bin/true; done")
+        let losses = sensor.lossCounters()
+        #expect(losses.reserveFailures[.exec, default: 0] > 0)
+        #expect(losses.reserveFailures[.fork, default: 0] > 0)
+        #expect(losses.totalReserveFailures >= losses.reserveFailures[.exec, default: 0])
+        // what did fit is still delivered and decodes
+        var delivered = 0
+        try sensor.poll(timeoutMs: 10) { _ in delivered += 1 }
+        #expect(delivered > 0)
+        #expect(sensor.lossCounters().decodeErrors == 0)
+    }
+
     @Test func ringBufferEventsStream() async throws {
         let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true))
         defer { sensor.close() }
