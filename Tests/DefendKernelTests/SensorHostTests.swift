@@ -171,6 +171,31 @@ struct SensorHostTests {
         #expect(none.allSatisfy { $0.exec == nil })
     }
 
+    @Test func pathsCrossMountsAndDeepPathsAreFlaggedTruncated() throws {
+        let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true))
+        defer { sensor.close() }
+        let cg = try #require(Host.makeCgroup("paths"))
+        defer { Host.removeCgroup(cg.path) }
+        // cwd inside the cgroup2 mount (sysfs -> tmpfs -> cgroup2 on hybrid hosts): mount crossings
+        let deepRoot = "/tmp/defend-deep-\(getpid())"
+        let deep = deepRoot + String(repeating: "/d", count: 70)
+        #expect(Host.runShell("mkdir -p \(deep)").status == 0)
+        defer { _ = Host.runShell("rm -rf \(deepRoot)") }
+        _ = Host.runShell("echo $$ > \(cg.path)/cgroup.procs; cd \(cg.path) && /bin/true mount; cd \(deep) && /bin/true deep")
+        let events = Host.collect(sensor) { evs in
+            evs.filter { $0.exec?.task.cgroupID == cg.id && $0.exec?.filename == "/usr/bin/true" }.count >= 2
+        }
+        let execs = events.compactMap(\.exec).filter { $0.task.cgroupID == cg.id && $0.filename == "/usr/bin/true" }
+        let atMount = try #require(execs.first { $0.args.last == "mount" })
+        #expect(atMount.cwd == cg.path)
+        #expect(!atMount.cwdTruncated)
+        let atDeep = try #require(execs.first { $0.args.last == "deep" })
+        #expect(atDeep.cwdTruncated)
+        #expect(atDeep.cwd.hasSuffix("/d/d/d/d"))
+        #expect(atDeep.cwd.count < deep.count)
+        #expect(!atDeep.filenameTruncated)
+    }
+
     @Test func fullRingBufferIsCountedAsLoss() throws {
         // one page: room for one exec record (2.2 KB); nothing reads while processes run
         let sensor = try Sensor(configuration: SensorConfiguration(ringBufferBytes: 4096, processTelemetry: true))
