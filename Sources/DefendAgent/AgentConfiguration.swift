@@ -1,14 +1,11 @@
-/// Which operations the policy is evaluated for. D4C evaluates container activity only.
-public enum EvaluationScope: String, Sendable, CaseIterable {
-    case containers
-    case all
-}
+import DefendPolicy
 
 /// Everything `defend run` needs to know, resolved from flags.
 public struct AgentConfiguration: Sendable {
     /// Policy file; nil means the built-in default policy.
     public var policyPath: String?
-    public var scope: EvaluationScope = .containers
+    /// D4C evaluates container activity only; `.all` adds host processes.
+    public var scope: PolicyScope = .containers
     /// NDJSON destination; nil or "-" means standard output.
     public var outputPath: String?
     /// Created once the sensor is attached and the policy is enforced (for supervisors and tests).
