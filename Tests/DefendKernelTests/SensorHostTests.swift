@@ -200,11 +200,12 @@ struct SensorHostTests {
         // one page: room for one exec record (2.2 KB); nothing reads while processes run
         let sensor = try Sensor(configuration: SensorConfiguration(ringBufferBytes: 4096, processTelemetry: true))
         defer { sensor.close() }
-        #expect(sensor.lossCounters().totalReserveFailures == 0)
+        // (other processes on the machine may fill it first: compare with a baseline)
+        let before = sensor.lossCounters()
         _ = Host.runShell("for i in 1 2 3 4 5 6 7 8; do /bin/true; done")
         let losses = sensor.lossCounters()
-        #expect(losses.reserveFailures[.exec, default: 0] > 0)
-        #expect(losses.reserveFailures[.fork, default: 0] > 0)
+        #expect(losses.reserveFailures[.exec, default: 0] > before.reserveFailures[.exec, default: 0])
+        #expect(losses.reserveFailures[.fork, default: 0] > before.reserveFailures[.fork, default: 0])
         #expect(losses.totalReserveFailures >= losses.reserveFailures[.exec, default: 0])
         // what did fit is still delivered and decodes
         var delivered = 0
