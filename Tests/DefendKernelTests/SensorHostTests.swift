@@ -16,14 +16,20 @@ struct SensorHostTests {
         #expect(caps.cgroupEvents, "cgroup tracepoints must attach: \(caps.failed)")
         #expect(caps.btf)
         #expect(caps.ringBuffer)
-        if caps.lsmListed != true {
-            // This host: BPF-LSM refused. Nothing may claim file events or blocking.
-            #expect(!caps.lsmActive)
+        if caps.lsmActive {
+            // a kernel with BPF-LSM (e.g. the QEMU guest): everything on, nothing to warn about
+            #expect(caps.fileEvents && caps.blocking)
+            #expect(caps.summary.contains("file events and blocking ON"))
+            #expect(caps.blockingWarning(policyBlocks: true) == nil)
+        } else {
+            // this host: BPF-LSM refused. Nothing may claim file events or blocking.
             #expect(!caps.fileEvents)
             #expect(!caps.blocking)
+            #expect(caps.lsmFailure != nil)
             #expect(caps.summary.contains("file events and blocking are OFF"))
             #expect(caps.blockingWarning(policyBlocks: true) != nil)
             #expect(caps.failed["defend_file_open"] != nil)
+            #expect(!caps.attached.contains("defend_file_open"))
         }
         #expect(caps.blockingWarning(policyBlocks: false) == nil)
         let losses = sensor.lossCounters()
@@ -169,6 +175,28 @@ struct SensorHostTests {
         _ = Host.runShell("\(enter) && /bin/false; exit 0")
         let none = Host.collect(sensor, seconds: 1) { _ in false }
         #expect(none.allSatisfy { $0.exec == nil })
+    }
+
+    @Test func cgroupRecordsOnlyForTheV2Hierarchy() throws {
+        let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: false))
+        defer { sensor.close() }
+        let v1 = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/memory"]
+            .first { access($0 + "/cgroup.procs", F_OK) == 0 && access($0 + "/cgroup.controllers", F_OK) != 0 }
+        let v1Dir = v1.map { "\($0)/defend-test-\(getpid())-v1" }
+        if let v1Dir { mkdir(v1Dir, 0o755) }
+        let cg = try #require(Host.makeCgroup("v2"))
+        Host.removeCgroup(cg.path)
+        if let v1Dir { rmdir(v1Dir) }
+        let events = Host.collect(sensor) { evs in
+            evs.contains { $0.cgroup?.cgroupID == cg.id && $0.cgroup?.created == false }
+        }
+        let records = events.compactMap(\.cgroup)
+        #expect(records.contains { $0.cgroupID == cg.id && $0.created })
+        let rm = try #require(records.first { $0.cgroupID == cg.id && !$0.created })
+        #expect(rm.path.hasSuffix("defend-test-\(getpid())-v2"))
+        #expect(events.first { $0.cgroup == rm }?.hook == .cgroup_rmdir)
+        // a v1 hierarchy (hybrid hosts) is not reported
+        #expect(!records.contains { $0.path.hasSuffix("defend-test-\(getpid())-v1") })
     }
 
     @Test func pathsCrossMountsAndDeepPathsAreFlaggedTruncated() throws {
