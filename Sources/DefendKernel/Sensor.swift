@@ -36,6 +36,7 @@ public final class Sensor: @unchecked Sendable {
     private let reader: RingBufferReader
     private let model = Mutex(PolicyModel())
     private let closed = Atomic<Bool>(false)
+    private let streamDrops = Atomic<UInt64>(0)
 
     struct PolicyModel {
         var active: UInt32 = 0
@@ -240,15 +241,19 @@ public final class Sensor: @unchecked Sendable {
 
     /// Events as an async sequence, read by a dedicated thread (polling blocks). Ends when the
     /// consumer stops iterating or the sensor is closed. Use either this or `poll`, not both.
-    public func events(pollTimeoutMs: Int32 = 100) -> AsyncStream<KernelEvent> {
-        AsyncStream(bufferingPolicy: .bufferingOldest(65536)) { continuation in
+    public func events(pollTimeoutMs: Int32 = 100, buffer: Int = 65536) -> AsyncStream<KernelEvent> {
+        AsyncStream(bufferingPolicy: .bufferingOldest(buffer)) { continuation in
             let stop = Atomic<Bool>(false)
             let box = StopBox(stop: stop)
             continuation.onTermination = { _ in box.stop.store(true, ordering: .releasing) }
             PollThread.start { [self] in
                 while !box.stop.load(ordering: .acquiring) {
                     do {
-                        try self.poll(timeoutMs: pollTimeoutMs) { continuation.yield($0) }
+                        try self.poll(timeoutMs: pollTimeoutMs) { event in
+                            if case .dropped = continuation.yield(event) {
+                                self.streamDrops.add(1, ordering: .relaxed)
+                            }
+                        }
                     } catch {
                         break
                     }
@@ -259,7 +264,8 @@ public final class Sensor: @unchecked Sendable {
     }
 
     public func lossCounters() -> LossCounters {
-        var counters = LossCounters(decodeErrors: reader.decodeErrors.load(ordering: .relaxed))
+        var counters = LossCounters(decodeErrors: reader.decodeErrors.load(ordering: .relaxed),
+                                    streamDrops: streamDrops.load(ordering: .relaxed))
         guard !closed.load(ordering: .acquiring) else { return counters }
         for type in LossCounters.EventType.allCases {
             counters.reserveFailures[type] = lossesMap.sumPerCPU(key: type.rawValue)
