@@ -42,6 +42,11 @@ rm /tmp/w/hard
 cat /tmp/w/moved > /dev/null
 if echo x > /tmp/deny/blocked.txt; then echo "GUEST: write-deny rc=0"; else echo "GUEST: write-deny rc=$?"; fi
 [ -e /tmp/deny/blocked.txt ] && echo "GUEST: blocked file exists" || echo "GUEST: blocked file absent"
+mkdir -p /data/vol && mount -t tmpfs vol /data/vol
+echo a > /data/a
+echo b > /data/vol/b
+echo c > /tmp/cfgsrc && touch /cfg && mount -o bind /tmp/cfgsrc /cfg
+echo d >> /cfg
 cp /bin/busybox /tmp/evil
 if /tmp/evil true; then echo "GUEST: exec-deny rc=0"; else echo "GUEST: exec-deny rc=$?"; fi
 cp /bin/busybox /tmp/ash
@@ -76,6 +81,9 @@ expect 'GUEST: blocked file absent'
 expect 'lsm__bprm_check_security op=exec actions=alert,block .* DENIED .*comm=evil .*file=/tmp/evil'
 expect 'GUEST: exec-deny rc=[1-9]'
 expect 'lsm__task_alloc op=fork actions=alert,block .* DENIED .*comm=ash'
+expect 'lsm__path_mknod op=createFile actions=log selectors=0xc .*path=/data/a mode=[0-7]+$'
+expect 'lsm__path_mknod op=createFile actions=log selectors=0x8 .*path=/data/vol/b mode=[0-7]+ volume$'
+expect 'lsm__file_open op=modifyFile actions=log selectors=0x10 .*path=/cfg mode=[0-7]+ volume filemount$'
 expect 'lost: 0 decode-errors: 0'
 # the read-only cat of moved is not an event; the O_TRUNC open is reported once, not twice
 if grep -q 'lsm__path_truncate' "$work/log"; then echo "UNEXPECTED: path_truncate duplicate of an O_TRUNC open"; fail=1; fi
