@@ -224,6 +224,24 @@ struct SensorHostTests {
         #expect(!atDeep.filenameTruncated)
     }
 
+    @Test func pidNamespaceIdentityOfAContainerLikeProcess() throws {
+        guard access("/usr/bin/unshare", X_OK) == 0 else { return }  // util-linux missing: nothing to check
+        let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true))
+        defer { sensor.close() }
+        let cg = try #require(Host.makeCgroup("pidns"))
+        defer { Host.removeCgroup(cg.path) }
+        _ = Host.runShell("echo $$ > \(cg.path)/cgroup.procs; exec /usr/bin/unshare --pid --fork /bin/true pidns")
+        let events = Host.collect(sensor) { evs in
+            evs.contains { $0.exec?.task.cgroupID == cg.id && $0.exec?.args == ["/bin/true", "pidns"] }
+        }
+        let inner = try #require(events.compactMap(\.exec).first { $0.task.cgroupID == cg.id && $0.args == ["/bin/true", "pidns"] })
+        let outer = try #require(events.compactMap(\.exec).first { $0.task.cgroupID == cg.id && $0.filename.hasSuffix("/unshare") })
+        #expect(inner.task.namespacePid == 1)          // first process of the new namespace
+        #expect(inner.task.pid != 1)                   // its pid in the initial namespace
+        #expect(inner.task.pidNamespaceInode != outer.task.pidNamespaceInode)
+        #expect(outer.task.namespacePid == outer.task.pid)
+    }
+
     @Test func fullRingBufferIsCountedAsLoss() throws {
         // one page: room for one exec record (2.2 KB); nothing reads while processes run
         let sensor = try Sensor(configuration: SensorConfiguration(ringBufferBytes: 4096, processTelemetry: true))
