@@ -242,6 +242,38 @@ struct SensorHostTests {
         #expect(outer.task.namespacePid == outer.task.pid)
     }
 
+    @Test func threadsAreNotProcessesAndLongArgvIsTruncated() throws {
+        let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true))
+        defer { sensor.close() }
+        let cg = try #require(Host.makeCgroup("threads"))
+        defer { Host.removeCgroup(cg.path) }
+        let candidates: [String] = ["/usr/bin/python3", "/usr/bin/python"]
+        let python = candidates.first { access($0, X_OK) == 0 }
+        let threads = python.map {
+            "\($0) -c 'import threading,time; ts=[threading.Thread(target=time.sleep,args=(0.1,)) for _ in range(4)]; "
+                + "[t.start() for t in ts]; [t.join() for t in ts]'"
+        } ?? ":"
+        _ = Host.runShell("echo $$ > \(cg.path)/cgroup.procs; /bin/true $(seq 1 500); \(threads)")
+        let events = Host.collect(sensor) { evs in
+            evs.contains { $0.exec?.task.cgroupID == cg.id && $0.exec?.filename.hasSuffix("/true") == true }
+                && (python == nil || evs.contains { e in
+                    guard let x = e.exit, x.task.cgroupID == cg.id else { return false }
+                    return x.task.comm.hasPrefix("python")
+                })
+        }
+        let long = try #require(events.compactMap(\.exec).first { $0.task.cgroupID == cg.id && $0.filename.hasSuffix("/true") })
+        #expect(long.argc == 501)
+        #expect(long.argsTruncated)
+        #expect(long.args.first == "/bin/true")
+        #expect(long.args.count < 501)
+        if python != nil {
+            let py = try #require(events.compactMap(\.exec).first { $0.task.cgroupID == cg.id && $0.task.comm.hasPrefix("python") })
+            // one fork (the process), no fork per thread; one exit when the whole group is gone
+            #expect(events.compactMap(\.fork).filter { $0.child.pid == py.task.pid }.count == 1)
+            #expect(events.compactMap(\.exit).filter { $0.task.pid == py.task.pid }.count == 1)
+        }
+    }
+
     @Test func fullRingBufferIsCountedAsLoss() throws {
         // one page: room for one exec record (2.2 KB); nothing reads while processes run
         let sensor = try Sensor(configuration: SensorConfiguration(ringBufferBytes: 4096, processTelemetry: true))
