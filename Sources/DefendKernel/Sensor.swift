@@ -17,9 +17,10 @@ public struct ContainerMasks: Sendable, Hashable {
 /// Policy model (kept in process, mirrored in the maps):
 ///   - `policy[g]`, `policy_paths` keys with generation g and `containers[cg].mask[g]` form
 ///     generation g; `policy_state.active` names the generation in force.
-///   - `apply` writes the inactive generation completely (paths, policy value, the new masks of
-///     EVERY known container), flips `active`, then deletes the old generation's paths. A
-///     container never lacks a mask for the generation in force.
+///   - `apply` deletes what is left of the inactive generation's paths, writes it completely
+///     (paths, policy value, the new masks of EVERY known container), then flips `active`. The
+///     old generation stays intact until the next `apply`, so a program racing the flip decides
+///     on one complete generation. A container never lacks a mask for the generation in force.
 ///   - `setContainer` writes a cgroup's masks into both generations (the inactive one is
 ///     rewritten by the next `apply` anyway), `removeContainer` deletes it.
 public final class Sensor: @unchecked Sendable {
@@ -150,10 +151,9 @@ public final class Sensor: @unchecked Sendable {
         try checkOpen()
         let result: Result<Void, SensorError> = model.withLock { m in
             do throws(SensorError) {
-                let old = m.active
-                let new = 1 - old
+                let new = 1 - m.active
                 let image = try KernelPolicyImage(tables, generation: new)
-                for key in m.pathKeys[Int(new)] { try pathsMap.delete(key) }  // leftovers of a failed apply
+                for key in m.pathKeys[Int(new)] { try pathsMap.delete(key) }  // the policy before last
                 m.pathKeys[Int(new)] = []
                 for (key, value) in image.paths {
                     try pathsMap.update(key, value)
@@ -174,8 +174,9 @@ public final class Sensor: @unchecked Sendable {
                 try stateMap.update(UInt32(0), defend_policy_state(active: new, pad: 0))
                 m.active = new
                 m.unknownMasks = unknown
-                for key in m.pathKeys[Int(old)] { try? pathsMap.delete(key) }
-                m.pathKeys[Int(old)] = []
+                // The old generation's paths stay until the next apply reuses that generation (and
+                // deletes them first): a program that read `active` just before the flip still
+                // finds a complete old generation.
                 return .success(())
             } catch {
                 return .failure(error)

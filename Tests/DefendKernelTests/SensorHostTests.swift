@@ -170,6 +170,18 @@ struct SensorHostTests {
         #expect(f.decision.actions == [.log, .alert])
         #expect(f.decision.generation == gen2)
 
+        // a third apply reuses the first generation: its old paths are replaced, not merged
+        var third = Self.tables(name: "false")
+        third.pathEntries.removeAll { $0.kind == .exact }  // selectors 1 and 4 now match nothing
+        try sensor.apply(third, containerMasks: [cg.id: all])
+        #expect(sensor.activeGeneration == gen1)
+        _ = Host.runShell("\(enter) && /bin/true; exit 0")
+        events = Host.collect(sensor) { evs in evs.contains { $0.exec?.task.cgroupID == cg.id } }
+        let reused = try #require(events.first { $0.exec?.task.cgroupID == cg.id })
+        #expect(reused.exec?.filename == "/usr/bin/true")
+        #expect(reused.decision.selectors == 0b01100)  // stale "/usr/bin/true" exact entry is gone
+        #expect(reused.decision.generation == gen1)
+
         // container removed: the cgroup falls back to the host mask (0): nothing is evaluated
         sensor.removeContainer(cgroupID: cg.id)
         _ = Host.runShell("\(enter) && /bin/false; exit 0")
