@@ -315,6 +315,11 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
 {
     if (ret)
         return ret;
+    /* out of scope (no policy, host with scope containers, no exec selector): nothing to do */
+    struct verdict probe = {};
+    __u64 m;
+    if (!policy_start(&probe, DEFEND_SECTION_PROCESS, DEFEND_OP_EXEC, bpf_get_current_cgroup_id(), &m))
+        return 0;
     struct scratch *s = get_scratch();
     if (!s)
         return 0;
@@ -361,6 +366,10 @@ int BPF_PROG(defend_task_alloc, struct task_struct *task, unsigned long clone_fl
     if (ret)
         return ret;
     if (clone_flags & CLONE_THREAD)
+        return 0;
+    struct verdict probe = {};
+    __u64 m;
+    if (!policy_start(&probe, DEFEND_SECTION_PROCESS, DEFEND_OP_FORK, bpf_get_current_cgroup_id(), &m))
         return 0;
     struct scratch *s = get_scratch();
     if (!s)
