@@ -151,7 +151,9 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
         .mnt = BPF_CORE_READ(file, f_path.mnt),
         .dentry = BPF_CORE_READ(file, f_path.dentry),
     };
-    if (fflags & O_TRUNC) {
+    /* Up to 6.1 an O_TRUNC open continues into security_path_truncate (handle_truncate); since
+     * 6.2 it goes to the file_truncate hook instead, so there is nothing to de-duplicate. */
+    if ((fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate)) {
         __u64 id = bpf_get_current_pid_tgid();
         bpf_map_update_elem(&trunc_seen, &id, &f.ino, BPF_ANY);
     }
