@@ -234,6 +234,8 @@ public final class Sensor: @unchecked Sendable {
 
     /// Waits up to `timeoutMs` for records and hands each decoded event to `handler` on the
     /// calling thread. Returns the number of records consumed (decode failures included).
+    /// The kernel wakes the reader at once only for alerts/denials (or a 64 KiB backlog); other
+    /// records are drained when the wait ends, so they arrive within `timeoutMs`.
     @discardableResult
     public func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int {
         try checkOpen()
