@@ -13,6 +13,8 @@ struct PolicyCommand: ParsableCommand {
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
+extension PolicyScope: ExpressibleByArgument {}
+
 struct PolicyValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
@@ -70,13 +72,11 @@ struct PolicyTestCommand: ParsableCommand {
 
     @Option(help: "Policy file (YAML).") var policy: String
     @Option(help: "Operations, one JSON object per line ('-' = stdin).") var events: String
-    @Option(help: "containers (default: host operations yield nothing) or all.") var scope: String = "containers"
+    @Option(help: "containers (host operations yield nothing) or all (host operations are evaluated too).")
+    var scope: PolicyScope = .containers
     @Flag(help: "Add, per selector, \"matched\" or the condition that failed.") var explain = false
 
     func run() throws {
-        guard let scope = PolicyScope(rawValue: scope) else {
-            throw ValidationError("--scope must be containers or all")
-        }
         let loaded: LoadedPolicy
         do {
             loaded = try PolicyLoader.load(path: policy)

@@ -336,3 +336,13 @@ func diag(_ ds: [PolicyDiagnostic], _ path: String, sourceLocation: SourceLocati
         #expect(es.contains { $0.message.contains("too complex") || $0.message.contains("expected a single value") })
     }
 }
+
+@Test func aliasedSelectorFloodIsBounded() {
+    // 5,000 aliases of one selector: over the rule limit and the node budget, with a bounded report.
+    let yaml = "base: &s {name: s, targetFilePath: [/usr/bin*]}\nfile:\n  selectors: [" +
+        Array(repeating: "*s", count: 5_000).joined(separator: ", ") + "]\n  responses:\n    - match: [s]\n      actions: [log]\n"
+    let ds = diagnostics(yaml)
+    #expect(ds.count <= PolicyParser.maxDiagnostics + 1)
+    #expect(ds.contains { $0.message.contains("at most 64") })
+    #expect(ds.contains { $0.message.contains("too many problems") })
+}
