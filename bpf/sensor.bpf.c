@@ -1,25 +1,189 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Placeholder sensor: proves the build pipeline (replaced by the real programs).
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include "defend_abi.h"
+/*
+ * Defend process and cgroup sensor: tracepoints only, so it loads on kernels without BPF-LSM.
+ * Decides log/alert for fork and exec (the LSM gates in lsm.bpf.c decide block) and sends
+ * process lifecycle telemetry when the policy's DEFEND_PF_PROCESS_TELEMETRY flag is set.
+ */
+#include "defend_common.h"
 
-char LICENSE[] SEC("license") = "GPL";
-
-struct {
-    __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 1 << 20);
-} events SEC(".maps");
-
-SEC("tp/sched/sched_process_exec")
-int handle_exec(void *ctx)
+static __always_inline int wanted(struct verdict *v)
 {
-    struct defend_event_header *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
-    if (!h)
+    return v->telemetry || (v->actions & (DEFEND_ACTION_LOG | DEFEND_ACTION_ALERT));
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(defend_fork, struct task_struct *parent, struct task_struct *child)
+{
+    /* new processes only: a thread shares its group's tgid */
+    if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
         return 0;
-    __builtin_memset(h, 0, sizeof(*h));
-    h->type = DEFEND_EV_EXEC;
-    h->ktime_ns = bpf_ktime_get_boot_ns();
-    bpf_ringbuf_submit(h, 0);
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    struct verdict v = {};
+    load_comm(s, child);
+    decide_process(&v, s, DEFEND_OP_FORK, child, 0, BPF_CORE_READ(child, mm, exe_file));
+    if (!wanted(&v))
+        return 0;
+    struct defend_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count_loss(DEFEND_EV_FORK);
+        return 0;
+    }
+    fill_header(&e->h, DEFEND_EV_FORK, DEFEND_HOOK_TP_FORK, &v, DEFEND_OP_FORK);
+    fill_task(&e->task, child);
+    bpf_ringbuf_submit(e, 0);
     return 0;
+}
+
+/* argv from the new image's stack (just written by execve, so resident). */
+static __always_inline void read_args(struct defend_exec_event *e, struct task_struct *task)
+{
+    struct mm_struct *mm = BPF_CORE_READ(task, mm);
+    unsigned long start = BPF_CORE_READ(mm, arg_start);
+    unsigned long end = BPF_CORE_READ(mm, arg_end);
+    e->args_len = 0;
+    if (end <= start)
+        return;
+    unsigned long n = end - start;
+    if (n > DEFEND_ARGS_MAX) {
+        n = DEFEND_ARGS_MAX;
+        e->h.flags |= DEFEND_F_ARGS_TRUNCATED;
+    }
+    if (bpf_probe_read_user(e->args, n, (void *)start) == 0)
+        e->args_len = n;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(defend_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    struct verdict v = {};
+    struct file *exe = BPF_CORE_READ(bprm, file);
+    /* decide resolves the executable only when a selector needs it; the record always does */
+    s->path_len[0] = 0;
+    load_comm(s, task);
+    decide_process(&v, s, DEFEND_OP_EXEC, task, 0, exe);
+    if (!wanted(&v))
+        return 0;
+    if (!s->path_len[0])
+        resolve_file(s, 0, exe);
+    struct defend_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count_loss(DEFEND_EV_EXEC);
+        return 0;
+    }
+    fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_TP_EXEC, &v, DEFEND_OP_EXEC);
+    fill_task(&e->task, task);
+    if (s->path_trunc[0])
+        e->h.flags |= DEFEND_F_PATH_TRUNCATED;
+    e->filename_len = s->path_len[0] & (DEFEND_PATH_MAX - 1);
+    bpf_probe_read_kernel(e->filename, DEFEND_PATH_MAX, s->path[0]);
+    /* cwd goes into slot 1 */
+    resolve_path(s, 1, BPF_CORE_READ(task, fs, pwd.mnt), BPF_CORE_READ(task, fs, pwd.dentry));
+    if (s->path_trunc[1])
+        e->h.flags |= DEFEND_F_CWD_TRUNCATED;
+    e->cwd_len = s->path_len[1] & (DEFEND_PATH_MAX - 1);
+    bpf_probe_read_kernel(e->cwd, DEFEND_PATH_MAX, s->path[1]);
+    e->argc = BPF_CORE_READ(bprm, argc);
+    read_args(e, task);
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(defend_exit, struct task_struct *task)
+{
+    struct signal_struct *sig = BPF_CORE_READ(task, signal);
+    /* only when the whole thread group is gone (signal->live dropped before the tracepoint) */
+    if (BPF_CORE_READ(sig, live.counter) != 0)
+        return 0;
+    __u32 zero = 0;
+    struct defend_policy_state *st = bpf_map_lookup_elem(&policy_state, &zero);
+    __u32 gen = st ? (st->active & 1) : 0;
+    struct defend_policy *p = bpf_map_lookup_elem(&policy, &gen);
+    if (!p || !(p->flags & DEFEND_PF_PROCESS_TELEMETRY))
+        return 0;
+    struct defend_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count_loss(DEFEND_EV_EXIT);
+        return 0;
+    }
+    struct verdict v = { .gen = gen };
+    __u64 cgid = task_cgroup_id(task);
+    if (bpf_map_lookup_elem(&containers, &cgid))
+        v.flags |= DEFEND_F_IN_CONTAINER;
+    fill_header(&e->h, DEFEND_EV_EXIT, DEFEND_HOOK_TP_EXIT, &v, DEFEND_OP_NONE);
+    fill_task(&e->task, task);
+    unsigned int sflags = BPF_CORE_READ(sig, flags);
+    if (sflags & SIGNAL_GROUP_EXIT)
+        e->exit_code = BPF_CORE_READ(sig, group_exit_code);
+    else
+        e->exit_code = BPF_CORE_READ(task, exit_code);
+    e->pad = 0;
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+
+SEC("tp/syscalls/sys_exit_setsid")
+int defend_setsid(struct trace_event_raw_sys_exit *ctx)
+{
+    if (ctx->ret < 0)
+        return 0;
+    __u32 zero = 0;
+    struct defend_policy_state *st = bpf_map_lookup_elem(&policy_state, &zero);
+    __u32 gen = st ? (st->active & 1) : 0;
+    struct defend_policy *p = bpf_map_lookup_elem(&policy, &gen);
+    if (!p || !(p->flags & DEFEND_PF_PROCESS_TELEMETRY))
+        return 0;
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct defend_setsid_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count_loss(DEFEND_EV_SETSID);
+        return 0;
+    }
+    struct verdict v = { .gen = gen };
+    __u64 cgid = task_cgroup_id(task);
+    if (bpf_map_lookup_elem(&containers, &cgid))
+        v.flags |= DEFEND_F_IN_CONTAINER;
+    fill_header(&e->h, DEFEND_EV_SETSID, DEFEND_HOOK_TP_SETSID, &v, DEFEND_OP_NONE);
+    fill_task(&e->task, task);
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+
+/* cgroup v2 (default hierarchy, id 0) directories: new containers are known at once. */
+static __always_inline int cgroup_event(struct cgroup *cgrp, const char *path, __u32 type, __u32 hook)
+{
+    if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+        return 0;
+    struct defend_cgroup_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count_loss(type);
+        return 0;
+    }
+    struct verdict v = {};
+    fill_header(&e->h, type, hook, &v, DEFEND_OP_NONE);
+    e->cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+    e->level = BPF_CORE_READ(cgrp, level);
+    long n = bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
+    e->path_len = n > 0 ? n - 1 : 0;
+    if (n == DEFEND_PATH_MAX)
+        e->h.flags |= DEFEND_F_PATH_TRUNCATED;
+    bpf_ringbuf_submit(e, 0);
+    return 0;
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(defend_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+    return cgroup_event(cgrp, path, DEFEND_EV_CGROUP_MKDIR, DEFEND_HOOK_TP_CGROUP_MKDIR);
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(defend_cgroup_rmdir, struct cgroup *cgrp, const char *path)
+{
+    return cgroup_event(cgrp, path, DEFEND_EV_CGROUP_RMDIR, DEFEND_HOOK_TP_CGROUP_RMDIR);
 }

@@ -9,17 +9,22 @@
 
 /* libbpf's print callback takes a va_list, which Swift cannot handle: format the line here. */
 typedef void (*defend_libbpf_log_fn)(int level, const char *line);
-static defend_libbpf_log_fn defend_libbpf_logger;
+/* A function-local static: Swift's importer does not emit storage for a file-scope static. */
+static inline defend_libbpf_log_fn *defend_libbpf_logger_slot(void) {
+    static defend_libbpf_log_fn fn;
+    return &fn;
+}
 
 static inline int defend_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap) {
     char line[1024];
     vsnprintf(line, sizeof line, fmt, ap);
-    if (defend_libbpf_logger) defend_libbpf_logger((int)level, line);
+    defend_libbpf_log_fn fn = *defend_libbpf_logger_slot();
+    if (fn) fn((int)level, line);
     return 0;
 }
 
 static inline void defend_libbpf_set_logger(defend_libbpf_log_fn fn) {
-    defend_libbpf_logger = fn;
+    *defend_libbpf_logger_slot() = fn;
     libbpf_set_print(defend_libbpf_print);
 }
 #endif

@@ -1,0 +1,284 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DefendECS
+import DefendEnrich
+import DefendEvents
+import DefendKernel
+import DefendOutput
+import DefendPolicy
+
+public enum AgentError: Error, CustomStringConvertible {
+    case policy(PolicyError)
+    case sensor(SensorError)
+    case output(SinkError)
+    case state(String)
+
+    public var description: String {
+        switch self {
+        case .policy(let e): return e.diagnostics.map(\.description).joined(separator: "\n")
+        case .sensor(let e): return "kernel sensor: \(e)"
+        case .output(let e): return e.description
+        case .state(let s): return s
+        }
+    }
+}
+
+public let defendVersion = "0.1.0"
+
+/// `defend run`: loads the policy, starts the sensor, and streams enriched ECS documents until
+/// SIGINT/SIGTERM. SIGHUP (or a change of the policy file) reloads the policy; a policy that does not
+/// validate is reported and the one in force stays in force.
+public final class Agent {
+    public let configuration: AgentConfiguration
+    private var policy: CompiledPolicy
+    private var policyFile: PolicyFileStamp?
+    private var generations: PolicyGenerations
+    private let sensor: KernelSensor
+    private let sink: DocumentSink
+    private var pipeline: EventPipeline!
+    /// Container cgroups the kernel knows, with what is known of them (masks are recomputed on reload).
+    private var containerCgroups: [UInt64: ContainerContext] = [:]
+
+    /// Loads the policy and metadata and attaches the sensor (`makeSensor` is replaceable for tests).
+    public init(configuration: AgentConfiguration,
+                makeSensor: (AgentConfiguration) throws(SensorError) -> KernelSensor = Agent.realSensor,
+                sink: DocumentSink? = nil) throws(AgentError) {
+        self.configuration = configuration
+        let loaded = try Agent.loadPolicy(configuration.policyPath)
+        policy = CompiledPolicy(loaded, scope: configuration.scope)
+        policyFile = configuration.policyPath.flatMap(PolicyFileStamp.init(path:))
+
+        let agentID: String
+        do {
+            agentID = try AgentIdentity.loadOrCreate(stateDirectory: configuration.stateDirectory)
+        } catch {
+            throw .state("state directory \(configuration.stateDirectory): \(error)")
+        }
+        let host = HostMetadata.collect()
+        let cloud = configuration.cloudMetadata ? Agent.detectCloud() : nil
+        let clock = BootClock.system()
+
+        if let sink {
+            self.sink = sink
+        } else {
+            do throws(SinkError) { self.sink = try FileDescriptorSink(path: configuration.outputPath) } catch { throw .output(error) }
+        }
+        do { sensor = try makeSensor(configuration) } catch { throw .sensor(error) }
+        AgentLog.info("kernel: \(sensor.capabilitySummary)")
+        if policy.policy.hasBlockActions, !sensor.blockingEnforced {
+            AgentLog.warning("the policy has block actions but blocking is NOT enforced on this kernel "
+                             + "(BPF-LSM unavailable); matching operations are reported, not prevented")
+        }
+
+        let processes = ProcessTable(agentID: agentID, clock: clock)
+        let containers = ContainerRegistry(cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup")
+        let documents = DocumentBuilder(
+            agent: AgentMetadata(id: agentID, version: defendVersion), host: host, cloud: cloud, clock: clock,
+            config: DocumentConfig(namespace: configuration.dataStreamNamespace,
+                                   packagePolicyID: configuration.packagePolicyID,
+                                   packagePolicyRevision: configuration.packagePolicyRevision))
+
+        // The sensor is attached before the /proc scan, so nothing that starts in between is missed.
+        let snapshots = processes.seedFromProc()
+        var seeded: [UInt64: ContainerContext] = [:]
+        var seenPaths = Set<String>()
+        for s in snapshots {
+            guard let path = s.cgroupPath, seenPaths.insert(path).inserted else { continue }
+            var st = stat()
+            guard stat(containers.cgroupRoot + path, &st) == 0 else { continue }
+            let id = UInt64(st.st_ino)
+            if let context = containers.note(cgroupID: id, path: path) { seeded[id] = context }
+        }
+        do {
+            try sensor.apply(policy.tables, containerMasks: Agent.containerMasks(policy, seeded))
+        } catch {
+            sensor.close()
+            throw .sensor(error)
+        }
+        generations = PolicyGenerations(active: policy, generation: sensor.activeGeneration)
+        containerCgroups = seeded
+        pipeline = EventPipeline(processes: processes, containers: containers, documents: documents,
+                                 sink: self.sink, policies: generations) { [unowned self] cgroup, context in
+            self.containerChanged(cgroup, context)
+        }
+        AgentLog.info("agent \(agentID) version \(defendVersion): policy \(configuration.policyPath ?? "built-in default") "
+                      + "(\(policy.policy.summary)), scope \(configuration.scope.rawValue), "
+                      + "\(snapshots.count) processes and \(seeded.count) container cgroups seeded")
+    }
+
+    public static func realSensor(_ configuration: AgentConfiguration) throws(SensorError) -> KernelSensor {
+        try Sensor(configuration: SensorConfiguration(ringBufferBytes: configuration.ringBufferBytes))
+    }
+
+    /// Streams events until a stop signal; returns the process exit status.
+    public func run() -> Int32 {
+        SignalWatcher.install()
+        if let ready = configuration.readyFile { Agent.touch(ready) }
+        defer { if let ready = configuration.readyFile { unlink(ready) } }
+
+        var lastFlush = BootClock.nowBootNs()
+        var lastStats = lastFlush
+        var lastPolicyCheck = lastFlush
+        var status: Int32 = 0
+        while !SignalWatcher.stopRequested {
+            do {
+                let n = try sensor.poll(timeoutMs: 100) { pipeline.handle($0) }
+                let now = BootClock.nowBootNs()
+                if n == 0 || now &- lastFlush > 200_000_000 {
+                    sink.flush()
+                    lastFlush = now
+                }
+                if SignalWatcher.takeReloadRequest() { reloadPolicy(reason: "SIGHUP") }
+                if now &- lastPolicyCheck > 2_000_000_000 {
+                    lastPolicyCheck = now
+                    if let stamp = policyFile, stamp.changed() { reloadPolicy(reason: "policy file changed") }
+                    pipeline.processes.reap(nowBootNs: now)
+                }
+                if configuration.statisticsInterval > 0,
+                   now &- lastStats > UInt64(configuration.statisticsInterval) * 1_000_000_000 {
+                    lastStats = now
+                    AgentLog.info(statisticsLine())
+                }
+            } catch {
+                AgentLog.error("reading kernel records failed: \(error)")
+                status = 1
+                break
+            }
+        }
+        // Drain what the kernel already queued, then flush everything.
+        var drained = 0
+        while drained < 1_000_000, let n = try? sensor.poll(timeoutMs: 0, handler: { pipeline.handle($0) }), n > 0 {
+            drained += n
+        }
+        sink.flush()
+        AgentLog.info("stopping: " + statisticsLine())
+        sink.close()
+        sensor.close()
+        return status
+    }
+
+    /// One line with every counter a user needs to trust the stream (nothing lost silently).
+    public func statisticsLine() -> String {
+        let s = pipeline.statistics
+        let loss = sensor.lossCounters()
+        let out = sink.statistics
+        var line = "records=\(s.records) documents=\(s.documents) alerts=\(s.alerts) denied=\(s.denied)"
+        line += " processes=\(pipeline.processes.count) containers=\(containerCgroups.count)"
+        line += " kernel_lost=\(loss.totalReserveFailures) decode_errors=\(loss.decodeErrors)"
+        line += " output_written=\(out.documentsWritten) output_dropped=\(out.documentsDropped)"
+        if loss.totalReserveFailures > 0 {
+            let detail = loss.reserveFailures.filter { $0.value > 0 }.map { "\($0.key)=\($0.value)" }.sorted()
+            line += " (lost by type: \(detail.joined(separator: ",")))"
+        }
+        if let e = out.lastError { line += " output_error=\"\(e)\"" }
+        return line
+    }
+
+    // MARK: policy
+
+    static func loadPolicy(_ path: String?) throws(AgentError) -> Policy {
+        do {
+            guard let path else { return try DefaultPolicy.load() }
+            let loaded = try PolicyLoader.load(path: path)
+            for w in loaded.warnings { AgentLog.warning(w.description) }
+            return loaded.policy
+        } catch {
+            throw .policy(error)
+        }
+    }
+
+    /// Re-reads the policy file. Invalid: report and keep the policy in force. Valid: swap atomically.
+    func reloadPolicy(reason: String) {
+        guard let path = configuration.policyPath else {
+            AgentLog.info("\(reason): running the built-in default policy; nothing to reload")
+            return
+        }
+        policyFile = PolicyFileStamp(path: path)
+        let candidate: Policy
+        do {
+            candidate = try Agent.loadPolicy(path)
+        } catch {
+            AgentLog.error("policy reload (\(reason)) rejected; the previous policy stays in force:\n\(error)")
+            return
+        }
+        let compiled = CompiledPolicy(candidate, scope: configuration.scope)
+        let previous = policy
+        policy = compiled
+        do {
+            try sensor.apply(compiled.tables, containerMasks: Agent.containerMasks(compiled, containerCgroups))
+        } catch {
+            policy = previous
+            AgentLog.error("policy reload (\(reason)) could not be loaded into the kernel; the previous policy "
+                           + "stays in force: \(error)")
+            return
+        }
+        generations.install(compiled, generation: sensor.activeGeneration)
+        pipeline.updatePolicies(generations)
+        AgentLog.info("policy reloaded (\(reason)): \(compiled.policy.summary)")
+    }
+
+    static func containerMasks(_ policy: CompiledPolicy, _ containers: [UInt64: ContainerContext])
+        -> [UInt64: ContainerMasks] {
+        containers.mapValues { context in
+            let m = policy.containerMasks(for: context)
+            return ContainerMasks(file: m.file, process: m.process)
+        }
+    }
+
+    private func containerChanged(_ cgroup: UInt64, _ context: ContainerContext?) {
+        guard let context else {
+            if containerCgroups.removeValue(forKey: cgroup) != nil { sensor.removeContainer(cgroupID: cgroup) }
+            return
+        }
+        containerCgroups[cgroup] = context
+        let m = policy.containerMasks(for: context)
+        do {
+            try sensor.setContainer(cgroupID: cgroup, masks: ContainerMasks(file: m.file, process: m.process))
+        } catch {
+            AgentLog.error("cannot describe container \(context.id) (cgroup \(cgroup)) to the kernel: \(error)")
+        }
+    }
+
+    // MARK: helpers
+
+    static func detectCloud() -> CloudMetadata? {
+        guard let provider = CloudHint.detect() else { return nil }
+        let config = CloudMetadataConfig()
+        let client = MiniHTTPClient(timeoutMs: config.timeoutMs)
+        switch provider {
+        case .aws: return CloudMetadataDetector.aws(client, base: config.awsBaseURL)
+        case .gcp: return CloudMetadataDetector.gcp(client, base: config.gcpBaseURL)
+        case .azure: return CloudMetadataDetector.azure(client, base: config.azureBaseURL)
+        }
+    }
+
+    static func touch(_ path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd >= 0 { close(fd) } else { AgentLog.warning("cannot create ready file \(path)") }
+    }
+}
+
+/// Identity of the policy file's content as last read (mtime, size, inode), to notice edits and
+/// ConfigMap symlink swaps without inotify.
+struct PolicyFileStamp {
+    let path: String
+    let mtime: timespec
+    let size: Int
+    let inode: UInt
+
+    init?(path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        self.path = path
+        mtime = st.st_mtim
+        size = Int(st.st_size)
+        inode = UInt(st.st_ino)
+    }
+
+    func changed() -> Bool {
+        guard let now = PolicyFileStamp(path: path) else { return false }
+        return now.mtime.tv_sec != mtime.tv_sec || now.mtime.tv_nsec != mtime.tv_nsec || now.size != size
+            || now.inode != inode
+    }
+}

@@ -1,1 +1,0 @@
-// DefendAgent: see Package.swift for this module's job.

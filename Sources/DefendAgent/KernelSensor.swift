@@ -1,0 +1,24 @@
+import DefendEvents
+import DefendKernel
+import DefendPolicy
+
+/// What the agent needs from the kernel sensor. `DefendKernel.Sensor` is the real one; tests
+/// drive the agent with a scripted stand-in.
+public protocol KernelSensor: AnyObject {
+    var capabilitySummary: String { get }
+    var blockingEnforced: Bool { get }
+    /// Generation now in force (names the compiled policy of each record).
+    var activeGeneration: UInt32 { get }
+    func apply(_ tables: KernelTables, containerMasks: [UInt64: ContainerMasks]) throws(SensorError)
+    func setContainer(cgroupID: UInt64, masks: ContainerMasks) throws(SensorError)
+    func removeContainer(cgroupID: UInt64)
+    @discardableResult
+    func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int
+    func lossCounters() -> LossCounters
+    func close()
+}
+
+extension Sensor: KernelSensor {
+    public var capabilitySummary: String { capabilities.summary }
+    public var blockingEnforced: Bool { capabilities.blocking }
+}

@@ -1,1 +1,0 @@
-// DefendECS: see Package.swift for this module's job.

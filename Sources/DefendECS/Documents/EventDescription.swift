@@ -1,0 +1,76 @@
+import DefendEvents
+
+/// How one kernel record is named in ECS: category, action, type and the alert titles.
+struct EventDescription {
+    var isProcess: Bool
+    var action: StaticString
+    var type: StaticString
+    var alertTitle: StaticString
+    var blockedTitle: StaticString
+
+    /// nil for records that never become documents (setsid, cgroup).
+    static func describe(_ event: KernelEvent) -> EventDescription? {
+        switch event.record {
+        case .fork:
+            return EventDescription(isProcess: true, action: "fork", type: "start",
+                                    alertTitle: "Container process fork detected",
+                                    blockedTitle: "Container process fork blocked")
+        case .exec:
+            return EventDescription(isProcess: true, action: "exec", type: "start",
+                                    alertTitle: "Container process execution detected",
+                                    blockedTitle: "Container process execution blocked")
+        case .exit:
+            return EventDescription(isProcess: true, action: "end", type: "end",
+                                    alertTitle: "Container process end detected",
+                                    blockedTitle: "Container process end detected")
+        case .file:
+            return fileDescription(hook: event.hook, operation: event.decision.operation)
+        case .setsid, .cgroup:
+            return nil
+        }
+    }
+
+    /// `event.action` follows the hook (what the task did), `event.type` the policy operation:
+    /// unlink -> deletion; rename -> rename; link -> link; mknod -> creation; chmod/truncate ->
+    /// modification; open -> creation when it created the file, otherwise `open` (a write-intent open).
+    static func fileDescription(hook: HookPoint, operation: PolicyOperation?) -> EventDescription {
+        let op = operation ?? .modifyFile
+        let action: StaticString
+        switch hook {
+        case .path_unlink: action = "deletion"
+        case .path_rename: action = "rename"
+        case .path_link: action = "link"
+        case .path_mknod: action = "creation"
+        case .path_chmod, .path_truncate: action = "modification"
+        case .file_open: action = (op == .createFile || op == .createExecutable) ? "creation" : "open"
+        default:
+            switch op {
+            case .createFile, .createExecutable: action = "creation"
+            case .deleteFile: action = "deletion"
+            default: action = "modification"
+            }
+        }
+        switch op {
+        case .createExecutable:
+            return EventDescription(isProcess: false, action: action, type: "creation",
+                                    alertTitle: "Executable created in container",
+                                    blockedTitle: "Executable creation in container blocked")
+        case .modifyExecutable:
+            return EventDescription(isProcess: false, action: action, type: "change",
+                                    alertTitle: "Executable modified in container",
+                                    blockedTitle: "Executable modification in container blocked")
+        case .createFile:
+            return EventDescription(isProcess: false, action: action, type: "creation",
+                                    alertTitle: "File created in container",
+                                    blockedTitle: "File creation in container blocked")
+        case .deleteFile:
+            return EventDescription(isProcess: false, action: action, type: "deletion",
+                                    alertTitle: "File deleted in container",
+                                    blockedTitle: "File deletion in container blocked")
+        case .modifyFile, .fork, .exec:
+            return EventDescription(isProcess: false, action: action, type: "change",
+                                    alertTitle: "File modified in container",
+                                    blockedTitle: "File modification in container blocked")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+/// What a runtime's on-disk state says about one container.
+public struct ContainerDescription: Sendable, Hashable {
+    public var id: String
+    /// The image as the runtime recorded it (`docker.io/library/nginx:1.25`).
+    public var image: String?
+    public var containerName: String?
+    public var podName: String?
+    public var podNamespace: String?
+    public var podUID: String?
+    /// A pod sandbox (pause) container rather than a workload container.
+    public var isSandbox: Bool
+    public init(id: String, image: String? = nil, containerName: String? = nil, podName: String? = nil,
+                podNamespace: String? = nil, podUID: String? = nil, isSandbox: Bool = false) {
+        self.id = id; self.image = image; self.containerName = containerName; self.podName = podName
+        self.podNamespace = podNamespace; self.podUID = podUID; self.isSandbox = isSandbox
+    }
+}
+
+/// Finds and reads a container's runtime state (read when a container is first seen, never per event).
+///
+/// - containerd (and CRI): `<root>/<namespace>/<id>/config.json`, the OCI bundle spec with the CRI
+///   annotations `io.kubernetes.cri.{image-name,container-name,sandbox-name,sandbox-namespace,sandbox-uid,container-type}`.
+/// - CRI-O: `<root>/<id>/userdata/config.json` with `io.kubernetes.cri-o.ImageName`, `io.kubernetes.pod.*`.
+/// - Docker: `<root>/<id>/config.v2.json` (`Config.Image`, `Name`).
+/// Containers started with plain `ctr run` carry no image annotation: they get an id and no image.
+public struct BundleLocator: Sendable, Hashable {
+    public var containerdRoots: [String]
+    public var crioRoots: [String]
+    public var dockerRoots: [String]
+
+    public static let defaultContainerdRoots = [
+        "/run/containerd/io.containerd.runtime.v2.task",
+        "/run/docker/containerd/daemon/io.containerd.runtime.v2.task",
+        "/run/k3s/containerd/io.containerd.runtime.v2.task",
+    ]
+
+    public init(containerdRoots: [String] = BundleLocator.defaultContainerdRoots,
+                crioRoots: [String] = ["/run/containers/storage/overlay-containers"],
+                dockerRoots: [String] = ["/var/lib/docker/containers"]) {
+        self.containerdRoots = containerdRoots; self.crioRoots = crioRoots; self.dockerRoots = dockerRoots
+    }
+
+    /// Reads the first state found for the container; nil when none exists (yet).
+    public func describe(_ ref: ContainerRef) -> ContainerDescription? {
+        let fm = FileManager.default
+        for root in containerdRoots {
+            var namespaces = (try? fm.contentsOfDirectory(atPath: root)) ?? []
+            if let ns = ref.namespace, let i = namespaces.firstIndex(of: ns) { namespaces.swapAt(0, i) }
+            for ns in namespaces {
+                let path = "\(root)/\(ns)/\(ref.id)/config.json"
+                if let d = Self.readOCIConfig(path: path, id: ref.id) { return d }
+            }
+        }
+        for root in crioRoots {
+            if let d = Self.readOCIConfig(path: "\(root)/\(ref.id)/userdata/config.json", id: ref.id) { return d }
+        }
+        for root in dockerRoots {
+            if let d = Self.readDockerConfig(path: "\(root)/\(ref.id)/config.v2.json", id: ref.id) { return d }
+        }
+        return nil
+    }
+
+    static func readOCIConfig(path: String, id: String) -> ContainerDescription? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return parseOCIConfig(data, id: id)
+    }
+
+    /// An OCI runtime spec: only `annotations` is used.
+    static func parseOCIConfig(_ data: Data, id: String) -> ContainerDescription? {
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        let a = obj["annotations"] as? [String: String] ?? [:]
+        func first(_ keys: String...) -> String? {
+            for k in keys { if let v = a[k], !v.isEmpty { return v } }
+            return nil
+        }
+        let type = first("io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType")
+        return ContainerDescription(
+            id: id,
+            image: first("io.kubernetes.cri.image-name", "io.kubernetes.cri-o.ImageName", "io.containerd.image.name"),
+            containerName: first("io.kubernetes.cri.container-name", "io.kubernetes.container.name"),
+            podName: first("io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name"),
+            podNamespace: first("io.kubernetes.cri.sandbox-namespace", "io.kubernetes.pod.namespace"),
+            podUID: first("io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid"),
+            isSandbox: type == "sandbox")
+    }
+
+    static func readDockerConfig(path: String, id: String) -> ContainerDescription? {
+        guard let data = FileManager.default.contents(atPath: path),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        let config = obj["Config"] as? [String: Any] ?? [:]
+        let labels = config["Labels"] as? [String: String] ?? [:]
+        var name = obj["Name"] as? String
+        if name?.hasPrefix("/") == true { name = String(name?.dropFirst() ?? "") }
+        return ContainerDescription(id: id, image: config["Image"] as? String,
+                                    containerName: labels["io.kubernetes.container.name"] ?? name,
+                                    podName: labels["io.kubernetes.pod.name"],
+                                    podNamespace: labels["io.kubernetes.pod.namespace"],
+                                    podUID: labels["io.kubernetes.pod.uid"])
+    }
+}

@@ -1,1 +1,0 @@
-// DefendEnrich: see Package.swift for this module's job.

@@ -1,0 +1,343 @@
+import DefendEvents
+
+/// The agent's model of every process on the host, keyed by tgid and fed by kernel records.
+///
+/// - fork: the child starts as a copy of the parent (image, args, cwd, credentials) with its own
+///   identity from the record; a denied fork changes nothing (the record's task is the parent).
+/// - exec: replaces image, args and cwd; the old image goes to `previous` (most recent first, bounded).
+///   A denied exec changes nothing: the returned view shows the attempted image.
+/// - exit: marks the entry ended (`endBootNs`, `exitCode`); it is reaped after `Limits.endedGrace` of
+///   event time, or sooner when more than `Limits.maxEnded` ended entries wait.
+/// - every record refreshes identity/credentials from its TaskInfo (ppid after reparenting, sid after setsid).
+/// - a record for a pid we do not know (missed events) creates the entry from `/proc` when a reader is
+///   configured and the start time matches, else a placeholder from the TaskInfo.
+/// - pid reuse: an entry whose start time differs from the record's is replaced.
+///
+/// Not thread-safe: one pipeline task owns it.
+public final class ProcessTable {
+    public struct Limits: Sendable {
+        /// Images kept in `process.previous`.
+        public var previousImages = 3
+        /// Arguments kept per process (the rest are dropped and `argsTruncated` is set).
+        public var maxArgs = 256
+        /// Event time an ended process stays visible (late records, children naming it as parent).
+        public var endedGraceNs: UInt64 = 5_000_000_000
+        /// Ended entries waiting to be reaped; beyond this the oldest go at once.
+        public var maxEnded = 8192
+        /// Total entries; beyond this ended ones are reaped, then the least recently seen live ones
+        /// (they can only be stale: missed exits).
+        public var maxEntries = 1 << 20
+        /// Ancestors walked to find the entry leader.
+        public var maxAncestry = 64
+        public init() {}
+    }
+
+    public let agentID: String
+    public let clock: BootClock
+    public var limits: Limits
+    /// Optional source for pids we never saw (nil: placeholders only).
+    public var procReader: ProcReader?
+
+    private var entries: [Int32: Slot] = [:]
+    private var ended = EndedQueue()
+    private var sequence: UInt64 = 0
+    private let startToleranceNs: UInt64
+
+    private struct Slot {
+        var entry: ProcessEntry
+        var lastSeen: UInt64
+    }
+
+    public init(agentID: String, clock: BootClock, limits: Limits = Limits(), procReader: ProcReader? = nil) {
+        self.agentID = agentID
+        self.clock = clock
+        self.limits = limits
+        self.procReader = procReader
+        // /proc start times have clock-tick precision; the kernel's have ns. Same process if within a tick.
+        self.startToleranceNs = (procReader?.tickNs ?? 10_000_000) + 1
+    }
+
+    public var count: Int { entries.count }
+    public var endedCount: Int { ended.count }
+
+    public func entry(pid: Int32) -> ProcessEntry? { entries[pid]?.entry }
+
+    // MARK: seeding
+
+    /// Adds processes read from `/proc` (call before consuming kernel events). Existing entries win.
+    public func seed(_ snapshots: [ProcSnapshot]) {
+        for snap in snapshots where entries[snap.entry.pid] == nil {
+            var e = snap.entry
+            e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
+            insert(e)
+        }
+    }
+
+    /// Reads every process from the configured (or default) procfs and seeds the table. Returns the
+    /// snapshots so the caller can feed their cgroup paths to the container registry.
+    @discardableResult
+    public func seedFromProc(_ reader: ProcReader = ProcReader()) -> [ProcSnapshot] {
+        let snaps = reader.scanAll()
+        seed(snaps)
+        return snaps
+    }
+
+    // MARK: records
+
+    /// Applies one kernel event and returns the view of the process it is about (after the change),
+    /// or nil for records that are not about a process (cgroup).
+    @discardableResult
+    public func apply(_ event: KernelEvent) -> ProcessView? {
+        let hookBit: UInt32 = event.hook.rawValue < 32 ? 1 << event.hook.rawValue : 0
+        let actions = event.decision.actions
+        switch event.record {
+        case .fork(let r):
+            if event.decision.denied {
+                var parent = ensure(r.child)
+                parent.hookMask |= hookBit
+                return view(of: parent)
+            }
+            return view(of: fork(r.child, hookBit: hookBit, actions: actions))
+        case .exec(let r):
+            var e = ensure(r.task)
+            applyExec(r, to: &e)
+            e.hookMask |= hookBit
+            e.reportedActions.formUnion(actions)
+            if !event.decision.denied { store(e) }
+            return view(of: e)
+        case .exit(let r):
+            var e = ensure(r.task)
+            e.hookMask |= hookBit
+            if e.endBootNs == nil {
+                e.endBootNs = max(event.bootTimeNs, e.startBootNs)
+                e.exitCode = r.exitCode
+                ended.push(pid: e.pid, startBootNs: e.startBootNs, endBootNs: e.endBootNs ?? 0)
+            }
+            store(e)
+            let v = view(of: e)
+            reap(nowBootNs: event.bootTimeNs)
+            return v
+        case .setsid(let r):
+            var e = ensure(r.task)
+            e.hookMask |= hookBit
+            store(e)
+            return view(of: e)
+        case .file(let r):
+            return view(of: ensure(r.task))
+        case .cgroup:
+            return nil
+        }
+    }
+
+    /// The current view of a pid, nil when unknown.
+    public func view(pid: Int32) -> ProcessView? {
+        guard let e = entries[pid]?.entry else { return nil }
+        return view(of: e)
+    }
+
+    // MARK: reaping
+
+    /// Drops ended processes whose grace period passed at `nowBootNs` (event time), and enforces the
+    /// ended/total bounds. Called by `apply` on every exit; call it from a timer when idle.
+    public func reap(nowBootNs: UInt64) {
+        while let oldest = ended.peek() {
+            let expired = oldest.endBootNs &+ limits.endedGraceNs <= nowBootNs
+            guard expired || ended.count > limits.maxEnded else { break }
+            ended.pop()
+            if let slot = entries[oldest.pid], slot.entry.startBootNs == oldest.startBootNs, slot.entry.hasEnded {
+                entries[oldest.pid] = nil
+            }
+        }
+    }
+
+    /// Removes live entries whose process no longer exists in procfs (exit records lost). For a timer.
+    public func sweepVanished(_ reader: ProcReader = ProcReader()) -> Int {
+        var gone: [Int32] = []
+        for (pid, slot) in entries where !slot.entry.hasEnded {
+            if let snap = reader.read(pid: pid), sameStart(snap.entry.startBootNs, slot.entry.startBootNs) { continue }
+            gone.append(pid)
+        }
+        for pid in gone { entries[pid] = nil }
+        return gone.count
+    }
+
+    // MARK: internals
+
+    private func fork(_ task: TaskInfo, hookBit: UInt32, actions: ActionSet) -> ProcessEntry {
+        var child: ProcessEntry
+        if let parent = liveParent(pid: task.ppid, childStart: task.startBootNs) ?? unknownParent(task) {
+            child = parent
+            child.previous = []
+        } else {
+            child = ProcessEntry(pid: task.pid, name: task.comm, comm: task.comm, origin: .placeholder)
+        }
+        child.pid = task.pid
+        child.update(from: task)
+        child.startBootNs = task.startBootNs
+        child.endBootNs = nil
+        child.exitCode = nil
+        child.hookMask = hookBit
+        child.reportedActions = actions
+        if child.origin == .procScan { child.origin = .kernel }
+        child.entityID = entityID(pid: task.pid, startBootNs: task.startBootNs)
+        store(child)
+        return child
+    }
+
+    private func applyExec(_ r: ExecRecord, to e: inout ProcessEntry) {
+        if e.executable != nil || !e.args.isEmpty {
+            e.previous.insert(PreviousImage(executable: e.executable, args: e.args), at: 0)
+            if e.previous.count > limits.previousImages { e.previous.removeLast(e.previous.count - limits.previousImages) }
+        }
+        e.executable = r.filename
+        e.name = Self.basename(r.filename)
+        if r.args.count > limits.maxArgs {
+            e.args = Array(r.args.prefix(limits.maxArgs)); e.argsTruncated = true
+        } else {
+            e.args = r.args; e.argsTruncated = r.argsTruncated
+        }
+        e.workingDirectory = r.cwd.isEmpty ? e.workingDirectory : r.cwd
+        e.origin = .kernel
+    }
+
+    /// The entry for the record's task, refreshed from it; created when unknown or reused.
+    private func ensure(_ task: TaskInfo) -> ProcessEntry {
+        if var e = entries[task.pid]?.entry, sameStart(e.startBootNs, task.startBootNs) {
+            e.update(from: task)
+            if e.startBootNs == 0 { e.startBootNs = task.startBootNs; e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs) }
+            return e
+        }
+        var e: ProcessEntry
+        if let reader = procReader, let snap = reader.read(pid: task.pid),
+           sameStart(snap.entry.startBootNs, task.startBootNs) {
+            e = snap.entry
+            e.update(from: task)
+        } else {
+            e = ProcessEntry(pid: task.pid, name: task.comm, comm: task.comm, origin: .placeholder)
+            e.update(from: task)
+            e.startBootNs = task.startBootNs
+        }
+        e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
+        return e
+    }
+
+    private func unknownParent(_ child: TaskInfo) -> ProcessEntry? {
+        guard child.ppid > 0, let reader = procReader, let snap = reader.read(pid: child.ppid),
+              child.parentStartBootNs == 0 || sameStart(snap.entry.startBootNs, child.parentStartBootNs) else { return nil }
+        var e = snap.entry
+        e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
+        insert(e)
+        return e
+    }
+
+    private func liveParent(pid: Int32, childStart: UInt64) -> ProcessEntry? {
+        guard pid > 0, let p = entries[pid]?.entry else { return nil }
+        // A parent cannot start after its child: otherwise the pid was reused.
+        if childStart != 0, p.startBootNs > childStart &+ startToleranceNs { return nil }
+        return p
+    }
+
+    private func sameStart(_ a: UInt64, _ b: UInt64) -> Bool {
+        if a == 0 || b == 0 { return true }
+        return (a > b ? a - b : b - a) < startToleranceNs
+    }
+
+    private func store(_ e: ProcessEntry) {
+        if let old = entries[e.pid]?.entry, !sameStart(old.startBootNs, e.startBootNs), !old.hasEnded {
+            // pid reuse with the old exit missed: nothing to keep.
+        }
+        insert(e)
+    }
+
+    private func insert(_ e: ProcessEntry) {
+        sequence &+= 1
+        entries[e.pid] = Slot(entry: e, lastSeen: sequence)
+        if entries.count > limits.maxEntries { shrink() }
+    }
+
+    /// Over the total bound: reap every ended entry, then drop the least recently seen quarter.
+    private func shrink() {
+        reap(nowBootNs: .max)
+        guard entries.count > limits.maxEntries else { return }
+        let drop = max(1, limits.maxEntries / 4)
+        let victims = entries.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(drop).map(\.key)
+        for pid in victims { entries[pid] = nil }
+    }
+
+    private func entityID(pid: Int32, startBootNs: UInt64) -> String {
+        EntityID.make(agentID: agentID, pid: pid, startUnixSeconds: clock.unixSeconds(bootNs: startBootNs))
+    }
+
+    // MARK: relatives
+
+    func view(of e: ProcessEntry) -> ProcessView {
+        let parent = relative(pid: e.ppid, of: e, mustPrecede: true)
+        let group = e.pgid == e.pid ? e : relative(pid: e.pgid, of: e, mustPrecede: false)
+        let session = e.sid == e.pid ? e : relative(pid: e.sid, of: e, mustPrecede: false)
+        let (leader, type) = entryLeader(of: e, parent: parent)
+        return ProcessView(process: e, parent: parent, groupLeader: group, sessionLeader: session,
+                           entryLeader: leader, entryLeaderType: type)
+    }
+
+    private func relative(pid: Int32, of e: ProcessEntry, mustPrecede: Bool) -> ProcessEntry? {
+        guard pid > 0, pid != e.pid, let r = entries[pid]?.entry else { return nil }
+        if mustPrecede, e.startBootNs != 0, r.startBootNs > e.startBootNs &+ startToleranceNs { return nil }
+        return r
+    }
+
+    /// Entry leader rules, checked for each process `cur` from the subject up its ancestry, with `p` its parent:
+    /// 1. `cur` is pid 1 -> `init`.
+    /// 2. `p` is a container runtime (`containerd-shim*`, `runc*`, `conmon`) -> `container`.
+    /// 3. `p` is `sshd` -> `sshd`.
+    /// 4. `cur` leads its session, has a tty, and `p` is `login`/`getty`/`agetty`/`mingetty` -> `terminal`.
+    /// 5. `p` is pid 1 -> `init` (a service started by init).
+    /// 6. `p` unknown (or the walk exceeds `maxAncestry`) -> `cur`, `unknown` (the topmost known ancestor).
+    private func entryLeader(of e: ProcessEntry, parent: ProcessEntry?) -> (ProcessEntry, EntryLeaderType) {
+        var cur = e
+        var p = parent
+        for _ in 0..<limits.maxAncestry {
+            if cur.pid == 1 { return (cur, .`init`) }
+            guard let par = p else { return (cur, .unknown) }
+            if Self.isContainerRuntime(par) { return (cur, .container) }
+            if par.name == "sshd" || par.comm == "sshd" { return (cur, .sshd) }
+            if cur.isSessionLeader, cur.interactive, Self.isLogin(par) { return (cur, .terminal) }
+            if par.pid == 1 { return (cur, .`init`) }
+            let next = relative(pid: par.ppid, of: par, mustPrecede: true)
+            cur = par
+            p = next
+        }
+        return (cur, .unknown)
+    }
+
+    static func isContainerRuntime(_ e: ProcessEntry) -> Bool {
+        for n in [e.name, e.comm] where n.hasPrefix("containerd-shim") || n.hasPrefix("runc") || n == "conmon" {
+            return true
+        }
+        return false
+    }
+
+    static func isLogin(_ e: ProcessEntry) -> Bool {
+        ["login", "getty", "agetty", "mingetty"].contains(e.name)
+    }
+
+    static func basename(_ path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        return String(path[path.utf8.index(after: slash)...])
+    }
+}
+
+/// FIFO of ended processes awaiting reaping (array with a moving head; compacted when half empty).
+struct EndedQueue {
+    struct Item { var pid: Int32; var startBootNs: UInt64; var endBootNs: UInt64 }
+    private var items: [Item] = []
+    private var head = 0
+    var count: Int { items.count - head }
+    mutating func push(pid: Int32, startBootNs: UInt64, endBootNs: UInt64) {
+        items.append(Item(pid: pid, startBootNs: startBootNs, endBootNs: endBootNs))
+    }
+    func peek() -> Item? { head < items.count ? items[head] : nil }
+    mutating func pop() {
+        head += 1
+        if head > 1024, head * 2 > items.count { items.removeFirst(head); head = 0 }
+    }
+}

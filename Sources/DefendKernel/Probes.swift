@@ -1,0 +1,36 @@
+import CLibBPF
+import Glibc
+
+/// Start-up feature probes (no BPF objects involved).
+enum Probes {
+    static var isRoot: Bool { geteuid() == 0 }
+
+    static var hasBTF: Bool { access("/sys/kernel/btf/vmlinux", R_OK) == 0 }
+
+    static var hasRingBuffer: Bool { libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil) == 1 }
+
+    /// `bpf` in the active LSM list; nil when securityfs is not readable.
+    static var lsmListsBPF: Bool? {
+        guard let text = readSmallFile("/sys/kernel/security/lsm") else { return nil }
+        return text.split(whereSeparator: { $0 == "," || $0 == "\n" }).contains("bpf")
+    }
+
+    static var hasTracefs: Bool {
+        access("/sys/kernel/tracing/events", F_OK) == 0 || access("/sys/kernel/debug/tracing/events", F_OK) == 0
+    }
+
+    /// Mounts tracefs at /sys/kernel/tracing; true on success.
+    static func mountTracefs() -> Bool {
+        mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nil) == 0 && hasTracefs
+    }
+
+    static func readSmallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n >= 0 else { return nil }
+        return String(decoding: buf[0..<n], as: UTF8.self)
+    }
+}

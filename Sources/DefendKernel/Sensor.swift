@@ -1,0 +1,285 @@
+import CLibBPF
+import DefendEvents
+import DefendPolicy
+import Glibc
+import Synchronization
+
+/// Container-condition masks of one cgroup (bits = selectors of each section).
+public struct ContainerMasks: Sendable, Hashable {
+    public var file: UInt64
+    public var process: UInt64
+    public init(file: UInt64, process: UInt64) { self.file = file; self.process = process }
+}
+
+/// The kernel sensor: loads the tracepoint object (always) and the BPF-LSM object (when the
+/// kernel allows), shares one ring buffer and one policy between them, and reads records.
+///
+/// Policy model (kept in process, mirrored in the maps):
+///   - `policy[g]`, `policy_paths` keys with generation g and `containers[cg].mask[g]` form
+///     generation g; `policy_state.active` names the generation in force.
+///   - `apply` writes the inactive generation completely (paths, policy value, the new masks of
+///     EVERY known container), flips `active`, then deletes the old generation's paths. A
+///     container never lacks a mask for the generation in force.
+///   - `setContainer` writes a cgroup's masks into both generations (the inactive one is
+///     rewritten by the next `apply` anyway), `removeContainer` deletes it.
+public final class Sensor: @unchecked Sendable {
+    public let configuration: SensorConfiguration
+    public let capabilities: SensorCapabilities
+
+    private let sensorObject: BPFObject
+    private let lsmObject: BPFObject?
+    private let policyMap: BPFMap
+    private let stateMap: BPFMap
+    private let pathsMap: BPFMap
+    private let containersMap: BPFMap
+    private let lossesMap: BPFMap
+    private let reader: RingBufferReader
+    private let model = Mutex(PolicyModel())
+    private let closed = Atomic<Bool>(false)
+
+    struct PolicyModel {
+        var active: UInt32 = 0
+        var pathKeys: [[defend_path_key]] = [[], []]
+        var containers: [UInt64: defend_container] = [:]
+        var unknownMasks = ContainerMasks(file: 0, process: 0)
+    }
+
+    static let sharedMaps = ["events", "losses", "policy", "policy_state", "policy_paths", "containers"]
+
+    public init(configuration: SensorConfiguration = SensorConfiguration()) throws(SensorError) {
+        guard Probes.isRoot else { throw .notRoot }
+        self.configuration = configuration
+        var caps = SensorCapabilities(btf: Probes.hasBTF, ringBuffer: Probes.hasRingBuffer,
+                                      lsmListed: Probes.lsmListsBPF)
+        if !Probes.hasTracefs && configuration.mountTracefsIfMissing {
+            caps.mountedTracefs = Probes.mountTracefs()
+        }
+
+        let ringBytes = configuration.effectiveRingBufferBytes
+        let sensor = try BPFObject.openAndLoad(name: "sensor", bytes: EmbeddedBPF.sensor.bytes) { obj throws(SensorError) in
+            let events = try obj.map("events")
+            if bpf_map__set_max_entries(events.handle, ringBytes) != 0 {
+                throw .mapUpdate(map: "events", errno: errno)
+            }
+        }
+        sensorObject = sensor
+        do {
+            policyMap = try sensor.map("policy")
+            stateMap = try sensor.map("policy_state")
+            pathsMap = try sensor.map("policy_paths")
+            containersMap = try sensor.map("containers")
+            lossesMap = try sensor.map("losses")
+            // No policy yet: generation 0 carries only the telemetry flag.
+            let initial = KernelPolicyImage.telemetryOnly(configuration.processTelemetry)
+            try policyMap.update(UInt32(0), initial)
+            try policyMap.update(UInt32(1), initial)
+            try stateMap.update(UInt32(0), defend_policy_state(active: 0, pad: 0))
+            reader = try RingBufferReader(mapFD: try sensor.map("events").fd)
+        } catch {
+            sensor.close()
+            throw error
+        }
+
+        for program in sensor.programNames {
+            if let why = sensor.attach(program: program) { caps.failed[program] = why } else { caps.attached.append(program) }
+        }
+
+        lsmObject = Sensor.loadLSM(sensor: sensor, configuration: configuration, capabilities: &caps)
+        capabilities = caps
+    }
+
+    /// Loads and attaches the LSM half re-using the sensor's maps. All or nothing: a partly
+    /// attached LSM would report some file operations and enforce some blocks, which is worse
+    /// than an honest "off".
+    private static func loadLSM(sensor: BPFObject, configuration: SensorConfiguration,
+                                capabilities caps: inout SensorCapabilities) -> BPFObject? {
+        guard configuration.enableLSM else {
+            caps.lsmFailure = "disabled by configuration"
+            return nil
+        }
+        if caps.lsmListed == false {
+            caps.lsmFailure = "BPF-LSM is not active on this kernel (boot with lsm=...,bpf)"
+            return nil
+        }
+        let lsm: BPFObject
+        do {
+            lsm = try BPFObject.openAndLoad(name: "lsm", bytes: EmbeddedBPF.lsm.bytes) { obj throws(SensorError) in
+                for name in sharedMaps {
+                    let shared = try sensor.map(name)
+                    let mine = try obj.map(name)
+                    let rc = bpf_map__reuse_fd(mine.handle, shared.fd)
+                    if rc != 0 { throw .mapUpdate(map: name, errno: rc) }
+                }
+            }
+        } catch {
+            if case let .objectLoad(_, code, _) = error, code == -EPERM || code == EPERM {
+                caps.lsmFailure = "the kernel refused BPF-LSM programs (EPERM): BPF-LSM is not active on this kernel "
+                    + "(boot with lsm=...,bpf)"
+            } else {
+                caps.lsmFailure = error.description.split(separator: "\n").first.map(String.init) ?? "load failed"
+            }
+            for p in SensorCapabilities.lsmPrograms { caps.failed[p] = caps.lsmFailure }
+            return nil
+        }
+        var failures: [String: String] = [:]
+        for program in lsm.programNames {
+            if let why = lsm.attach(program: program) { failures[program] = why }
+        }
+        if failures.isEmpty {
+            caps.lsmActive = true
+            caps.attached.append(contentsOf: lsm.programNames)
+            return lsm
+        }
+        lsm.close()
+        caps.lsmFailure = "LSM programs failed to attach: "
+            + failures.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        for p in SensorCapabilities.lsmPrograms { caps.failed[p] = failures[p] ?? "detached (all-or-nothing)" }
+        return nil
+    }
+
+    // MARK: policy
+
+    /// Atomically replaces the policy. `containerMasks` gives the new generation's masks of
+    /// containers (by cgroup id); known containers not listed get the tables'
+    /// `unknownContainerMask`. New cgroups in `containerMasks` become containers.
+    public func apply(_ tables: KernelTables, containerMasks: [UInt64: ContainerMasks] = [:]) throws(SensorError) {
+        try checkOpen()
+        let result: Result<Void, SensorError> = model.withLock { m in
+            do throws(SensorError) {
+                let old = m.active
+                let new = 1 - old
+                let image = try KernelPolicyImage(tables, generation: new)
+                for key in m.pathKeys[Int(new)] { try pathsMap.delete(key) }  // leftovers of a failed apply
+                m.pathKeys[Int(new)] = []
+                for (key, value) in image.paths {
+                    try pathsMap.update(key, value)
+                    m.pathKeys[Int(new)].append(key)
+                }
+                let unknown = ContainerMasks(file: tables.unknownContainerMask[safe: 0],
+                                             process: tables.unknownContainerMask[safe: 1])
+                var updated = m.containers
+                for id in Set(m.containers.keys).union(containerMasks.keys) {
+                    let masks = containerMasks[id] ?? unknown
+                    var c = m.containers[id] ?? Sensor.container(both: masks)
+                    Sensor.set(&c, generation: new, masks)
+                    try containersMap.update(id, c)
+                    updated[id] = c
+                }
+                m.containers = updated
+                try policyMap.update(new, image.policy)
+                try stateMap.update(UInt32(0), defend_policy_state(active: new, pad: 0))
+                m.active = new
+                m.unknownMasks = unknown
+                for key in m.pathKeys[Int(old)] { try? pathsMap.delete(key) }
+                m.pathKeys[Int(old)] = []
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+    }
+
+    /// The masks of one container cgroup for the generation in force (and the inactive one).
+    public func setContainer(cgroupID: UInt64, masks: ContainerMasks) throws(SensorError) {
+        try checkOpen()
+        let result: Result<Void, SensorError> = model.withLock { m in
+            let c = Sensor.container(both: masks)
+            do throws(SensorError) { try containersMap.update(cgroupID, c) } catch { return .failure(error) }
+            m.containers[cgroupID] = c
+            return .success(())
+        }
+        try result.get()
+    }
+
+    /// Marks a cgroup as a container whose metadata is not known yet (the tables' unknownContainerMask).
+    public func setUnknownContainer(cgroupID: UInt64) throws(SensorError) {
+        let masks = model.withLock { $0.unknownMasks }
+        try setContainer(cgroupID: cgroupID, masks: masks)
+    }
+
+    public func removeContainer(cgroupID: UInt64) {
+        guard !closed.load(ordering: .acquiring) else { return }
+        model.withLock { m in
+            m.containers[cgroupID] = nil
+            try? containersMap.delete(cgroupID)
+        }
+    }
+
+    /// Generation in force (0/1).
+    public var activeGeneration: UInt32 { model.withLock { $0.active } }
+
+    private static func container(both masks: ContainerMasks) -> defend_container {
+        var c = defend_container()
+        set(&c, generation: 0, masks)
+        set(&c, generation: 1, masks)
+        return c
+    }
+
+    private static func set(_ c: inout defend_container, generation: UInt32, _ masks: ContainerMasks) {
+        withUnsafeMutableBytes(of: &c) { b in
+            let base = Int(generation) * Int(DEFEND_SECTION_COUNT.rawValue) * 8
+            b.storeBytes(of: masks.file, toByteOffset: base + Int(DEFEND_SECTION_FILE.rawValue) * 8, as: UInt64.self)
+            b.storeBytes(of: masks.process, toByteOffset: base + Int(DEFEND_SECTION_PROCESS.rawValue) * 8,
+                         as: UInt64.self)
+        }
+    }
+
+    // MARK: records
+
+    /// Waits up to `timeoutMs` for records and hands each decoded event to `handler` on the
+    /// calling thread. Returns the number of records consumed (decode failures included).
+    @discardableResult
+    public func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int {
+        try checkOpen()
+        return try reader.poll(timeoutMs: timeoutMs, handler: handler)
+    }
+
+    /// Events as an async sequence, read by a dedicated thread (polling blocks). Ends when the
+    /// consumer stops iterating or the sensor is closed. Use either this or `poll`, not both.
+    public func events(pollTimeoutMs: Int32 = 100) -> AsyncStream<KernelEvent> {
+        AsyncStream(bufferingPolicy: .bufferingOldest(65536)) { continuation in
+            let stop = Atomic<Bool>(false)
+            let box = StopBox(stop: stop)
+            continuation.onTermination = { _ in box.stop.store(true, ordering: .releasing) }
+            PollThread.start { [self] in
+                while !box.stop.load(ordering: .acquiring) {
+                    do {
+                        try self.poll(timeoutMs: pollTimeoutMs) { continuation.yield($0) }
+                    } catch {
+                        break
+                    }
+                }
+                continuation.finish()
+            }
+        }
+    }
+
+    public func lossCounters() -> LossCounters {
+        var counters = LossCounters(decodeErrors: reader.decodeErrors.load(ordering: .relaxed))
+        guard !closed.load(ordering: .acquiring) else { return counters }
+        for type in LossCounters.EventType.allCases {
+            counters.reserveFailures[type] = lossesMap.sumPerCPU(key: type.rawValue)
+        }
+        return counters
+    }
+
+    /// Detaches everything and frees the maps. Idempotent.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        reader.close()
+        lsmObject?.close()
+        sensorObject.close()
+    }
+
+    deinit { close() }
+
+    private func checkOpen() throws(SensorError) {
+        if closed.load(ordering: .acquiring) { throw .closed }
+    }
+}
+
+private final class StopBox: Sendable {
+    let stop: Atomic<Bool>
+    init(stop: consuming Atomic<Bool>) { self.stop = stop }
+}

@@ -1,1 +1,0 @@
-// DefendOutput: see Package.swift for this module's job.

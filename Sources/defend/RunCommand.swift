@@ -1,0 +1,81 @@
+import ArgumentParser
+import DefendAgent
+import DefendPolicy
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Start the agent: load the policy into the kernel and stream ECS documents (NDJSON).",
+        discussion: """
+            Documents go to standard output (or --output), one per line, each naming its data stream
+            (logs-cloud_defend.process|file|alerts-<namespace>) in data_stream.*. Diagnostics go to stderr.
+            SIGINT/SIGTERM stop the agent after flushing; SIGHUP (or editing the policy file) reloads the
+            policy, and a policy that does not validate leaves the previous one in force.
+            """)
+
+    @Option(name: .long, help: "Policy file (YAML). Default: the built-in default policy.")
+    var policy: String?
+
+    @Option(name: .long, help: "containers (D4C behaviour) or all (also host processes).")
+    var scope: String = "containers"
+
+    @Option(name: .long, help: "Write NDJSON here instead of standard output (appends).")
+    var output: String?
+
+    @Option(name: .long, help: "Create this file once the sensor is attached and the policy is enforced.")
+    var readyFile: String?
+
+    @Option(name: .long, help: "Directory for persistent state (the agent id).")
+    var stateDir: String = "/var/lib/defend"
+
+    @Option(name: .long, help: "data_stream.namespace of every document.")
+    var namespace: String = "default"
+
+    @Option(name: .long, help: "cloud_defend.package_policy_id of every document.")
+    var packagePolicyId: String?
+
+    @Option(name: .long, help: "cloud_defend.package_policy_revision of every document.")
+    var packagePolicyRevision: Int?
+
+    @Option(name: .long, help: "Kernel ring buffer size in MiB (power of two).")
+    var ringBufferMib: Int = 8
+
+    @Option(name: .long, help: "Seconds between statistics lines on stderr (0: only at exit).")
+    var statsInterval: Int = 60
+
+    @Flag(name: .long, help: "Do not probe cloud instance metadata.")
+    var noCloudMetadata = false
+
+    func validate() throws {
+        guard PolicyScope(rawValue: scope) != nil else {
+            throw ValidationError("--scope must be 'containers' or 'all', not '\(scope)'")
+        }
+        guard ringBufferMib > 0, ringBufferMib & (ringBufferMib - 1) == 0, ringBufferMib <= 1024 else {
+            throw ValidationError("--ring-buffer-mib must be a power of two between 1 and 1024")
+        }
+    }
+
+    func run() throws {
+        var config = AgentConfiguration()
+        config.policyPath = policy
+        config.scope = PolicyScope(rawValue: scope) ?? .containers
+        config.outputPath = output
+        config.readyFile = readyFile
+        config.stateDirectory = stateDir
+        config.dataStreamNamespace = namespace
+        config.packagePolicyID = packagePolicyId
+        config.packagePolicyRevision = packagePolicyRevision
+        config.ringBufferBytes = ringBufferMib << 20
+        config.statisticsInterval = statsInterval
+        config.cloudMetadata = !noCloudMetadata
+        let agent: Agent
+        do {
+            agent = try Agent(configuration: config)
+        } catch {
+            AgentLog.error("cannot start: \(error)")
+            throw ExitCode(2)
+        }
+        let status = agent.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import DefendECS
-
-@Test func DefendECSModuleBuilds() { #expect(Bool(true)) }

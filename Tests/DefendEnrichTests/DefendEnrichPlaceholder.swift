@@ -1,4 +1,0 @@
-import Testing
-@testable import DefendEnrich
-
-@Test func DefendEnrichModuleBuilds() { #expect(Bool(true)) }

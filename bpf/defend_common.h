@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Shared by sensor.bpf.c (tracepoints) and lsm.bpf.c (BPF-LSM): maps, task snapshot, path
+ * resolution by walking dentries and mounts, and the policy evaluation of
+ * Sources/DefendPolicy/KernelTables.swift. The LSM object re-uses the sensor object's maps
+ * (userspace passes their fds with bpf_map__reuse_fd), so both halves share one ring buffer,
+ * one loss counter array and one policy.
+ */
+#ifndef DEFEND_COMMON_H
+#define DEFEND_COMMON_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "defend_abi.h"
+
+#define EPERM 1
+#define S_IFMT 00170000
+#define S_IFREG 0100000
+#define S_IXUGO 00111
+#define SIGNAL_GROUP_EXIT 0x00000004
+#define CLONE_THREAD 0x00010000
+#define O_TRUNC 00001000
+#define FMODE_WRITE 0x2
+#define FMODE_CREATED 0x100000
+
+#define WALK_SIZE (DEFEND_PATH_MAX * 2)
+#define WALK_END (DEFEND_PATH_MAX - 1) /* index of the NUL that ends an assembled path */
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* ------------------------------------------------------------------ maps */
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 8 << 20); /* userspace sets the configured size before load */
+} events SEC(".maps");
+
+/* bpf_ringbuf_reserve failures by enum defend_event_type. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, DEFEND_EV_TYPE_COUNT);
+    __type(key, __u32);
+    __type(value, __u64);
+} losses SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, DEFEND_GENERATIONS);
+    __type(key, __u32);
+    __type(value, struct defend_policy);
+} policy SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct defend_policy_state);
+} policy_state SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 8192);
+    __type(key, struct defend_path_key);
+    __type(value, struct defend_path_value);
+} policy_paths SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, struct defend_container);
+} containers SEC(".maps");
+
+/* Per-CPU work area: paths are far larger than the 512-byte stack. */
+struct scratch {
+    char walk[WALK_SIZE];            /* path assembled backwards, ends at walk[WALK_END] */
+    char path[2][DEFEND_PATH_MAX];   /* resolved paths, NUL-terminated */
+    __u32 path_len[2];
+    __u32 path_trunc[2];
+    char name[16];                   /* process name for NAME lookups, zero padded */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+/* Re-establish "0 or 1" for the verifier: the 6.1 verifier forgets bounds of values that went
+ * through the stack (the key of a lookup), and the compiler drops a plain redundant `& 1`. */
+static __always_inline __u64 bit01(__u64 x)
+{
+    asm volatile("%0 &= 1" : "+r"(x));
+    return x;
+}
+
+static __always_inline struct scratch *get_scratch(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+static __always_inline void count_loss(__u32 type)
+{
+    __u64 *n = bpf_map_lookup_elem(&losses, &type);
+    if (n)
+        __sync_fetch_and_add(n, 1);
+}
+
+/* ------------------------------------------------------------------ task snapshot */
+
+static __always_inline __u64 boot_start(struct task_struct *t)
+{
+    if (bpf_core_field_exists(t->start_boottime))
+        return BPF_CORE_READ(t, start_boottime);
+    return 0;
+}
+
+/* tgid of `task` as seen in its own (innermost) pid namespace, and that namespace's inode. */
+static __always_inline void ns_identity(struct task_struct *task, struct defend_task *out)
+{
+    struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+    struct pid *pid = BPF_CORE_READ(leader, thread_pid);
+    if (!pid)
+        return;
+    unsigned int level = BPF_CORE_READ(pid, level);
+    struct upid *up = (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+                      (level & 31) * bpf_core_type_size(struct upid);
+    out->ns_pid = BPF_CORE_READ(up, nr);
+    out->pid_ns_ino = BPF_CORE_READ(up, ns, ns.inum);
+}
+
+static __always_inline __u32 signal_pid_nr(struct signal_struct *sig, int type)
+{
+    struct pid *p = NULL;
+    bpf_probe_read_kernel(&p, sizeof(p), &sig->pids[type]);
+    if (!p)
+        return 0;
+    return BPF_CORE_READ(p, numbers[0].nr);
+}
+
+static __always_inline __u64 read_cap(const kernel_cap_t *cap)
+{
+    /* kernel_cap_t is u32[2] up to 6.2 and one u64 after: the same 8 little-endian bytes. */
+    __u64 v = 0;
+    bpf_probe_read_kernel(&v, sizeof(v), cap);
+    return v;
+}
+
+static __always_inline __u64 task_cgroup_id(struct task_struct *task)
+{
+    return BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+}
+
+static __always_inline void fill_task(struct defend_task *t, struct task_struct *task)
+{
+    struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+    struct signal_struct *sig = BPF_CORE_READ(task, signal);
+    const struct cred *cred = BPF_CORE_READ(task, cred);
+
+    t->pid = BPF_CORE_READ(task, tgid);
+    t->tid = BPF_CORE_READ(task, pid);
+    t->ppid = BPF_CORE_READ(parent, tgid);
+    t->pgid = signal_pid_nr(sig, PIDTYPE_PGID);
+    t->sid = signal_pid_nr(sig, PIDTYPE_SID);
+    t->uid = BPF_CORE_READ(cred, uid.val);
+    t->euid = BPF_CORE_READ(cred, euid.val);
+    t->gid = BPF_CORE_READ(cred, gid.val);
+    t->egid = BPF_CORE_READ(cred, egid.val);
+    t->cap_effective = read_cap(__builtin_preserve_access_index(&cred->cap_effective));
+    t->cap_permitted = read_cap(__builtin_preserve_access_index(&cred->cap_permitted));
+    struct tty_struct *tty = BPF_CORE_READ(sig, tty);
+    if (tty) {
+        t->tty_major = BPF_CORE_READ(tty, driver, major);
+        t->tty_minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+    } else {
+        t->tty_major = 0;
+        t->tty_minor = 0;
+    }
+    t->start_ns = boot_start(BPF_CORE_READ(task, group_leader));
+    t->parent_start_ns = boot_start(BPF_CORE_READ(parent, group_leader));
+    t->cgroup_id = task_cgroup_id(task);
+    t->pid_ns_ino = 0;
+    t->ns_pid = 0;
+    ns_identity(task, t);
+    bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), __builtin_preserve_access_index(&task->comm));
+}
+
+/* Same rule as TaskInfo.hasInteractiveTTY: pts (136-143) or a virtual console (4). */
+static __always_inline int task_interactive(struct task_struct *task)
+{
+    struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+    if (!tty)
+        return 0;
+    int major = BPF_CORE_READ(tty, driver, major);
+    return (major >= 136 && major <= 143) || major == 4;
+}
+
+/* ------------------------------------------------------------------ path resolution */
+
+static __always_inline struct mount *real_mount(struct vfsmount *m)
+{
+    return (struct mount *)((void *)m - bpf_core_field_offset(struct mount, mnt));
+}
+
+struct walk_ctx {
+    __u64 dentry;
+    __u64 vfsmnt;
+    __u64 root_dentry;
+    __u64 root_mnt;
+    __u32 pos;   /* first byte of the assembled path in scratch.walk */
+    __u32 done;
+};
+
+/* One step up: a path component, or a crossing from a mount's root to its mountpoint. */
+static long walk_step(__u32 i, void *arg)
+{
+    struct walk_ctx *c = arg;
+    struct dentry *d = (struct dentry *)c->dentry;
+    struct vfsmount *vm = (struct vfsmount *)c->vfsmnt;
+
+    if (c->dentry == c->root_dentry && c->vfsmnt == c->root_mnt) {
+        c->done = 1;
+        return 1;
+    }
+    struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
+    if (d == mnt_root) {
+        struct mount *m = real_mount(vm);
+        struct mount *parent = BPF_CORE_READ(m, mnt_parent);
+        if (parent == m) { /* global root (task root outside this namespace's view) */
+            c->done = 1;
+            return 1;
+        }
+        c->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+        c->vfsmnt = (__u64)((void *)parent + bpf_core_field_offset(struct mount, mnt));
+        return 0;
+    }
+    struct dentry *up = BPF_CORE_READ(d, d_parent);
+    if (up == d || !up) {
+        c->done = 1;
+        return 1;
+    }
+    __u32 len = BPF_CORE_READ(d, d_name.len);
+    const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+    if (len > 255 || len + 1 > c->pos)
+        return 1; /* does not fit: truncated */
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 1;
+    __u32 pos = c->pos - len;
+    bpf_probe_read_kernel(&s->walk[pos & (DEFEND_PATH_MAX - 1)], len & 255, name);
+    pos -= 1;
+    s->walk[pos & (DEFEND_PATH_MAX - 1)] = '/';
+    c->pos = pos;
+    c->dentry = (__u64)up;
+    return 0;
+}
+
+/*
+ * Resolve (mnt, dentry) into scratch.path[slot], relative to the current task's root
+ * (current->fs->root), crossing mounts, at most DEFEND_MAX_DEPTH components (+ mount
+ * crossings). Returns the length; scratch.path_trunc[slot] says when it was cut.
+ */
+static __always_inline __u32 resolve_path(struct scratch *s, int slot, struct vfsmount *mnt, struct dentry *dentry)
+{
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    struct walk_ctx c = {
+        .dentry = (__u64)dentry,
+        .vfsmnt = (__u64)mnt,
+        .root_dentry = (__u64)BPF_CORE_READ(cur, fs, root.dentry),
+        .root_mnt = (__u64)BPF_CORE_READ(cur, fs, root.mnt),
+        .pos = WALK_END,
+        .done = 0,
+    };
+    s->walk[WALK_END] = 0;
+    bpf_loop(DEFEND_MAX_DEPTH + 16, walk_step, &c, 0);
+    /* walk_step may have looked the scratch up again: same per-CPU value, so `s` stays valid. */
+    __u32 pos = c.pos & (DEFEND_PATH_MAX - 1);
+    __u32 len = WALK_END - pos;
+    slot &= 1;
+    s->path_trunc[slot] = !c.done;
+    if (len == 0) {
+        s->path[slot][0] = '/';
+        s->path[slot][1] = 0;
+        s->path_len[slot] = 1;
+        return 1;
+    }
+    __u32 n = DEFEND_PATH_MAX - pos; /* bytes including the NUL */
+    if (n > DEFEND_PATH_MAX)
+        n = DEFEND_PATH_MAX;
+    bpf_probe_read_kernel(s->path[slot], n, &s->walk[pos]);
+    s->path_len[slot] = len;
+    return len;
+}
+
+static __always_inline __u32 resolve_file(struct scratch *s, int slot, struct file *f)
+{
+    return resolve_path(s, slot, BPF_CORE_READ(f, f_path.mnt), BPF_CORE_READ(f, f_path.dentry));
+}
+
+/* ------------------------------------------------------------------ policy */
+
+/*
+ * Hash-map lookup of one policy_paths entry, verifying the stored string against
+ * scratch.path[slot] (slot 0/1) or scratch.name (slot 2). A global (non-inlined) function:
+ * the verifier checks it once instead of at every call site, which keeps programs small.
+ */
+__attribute__((noinline)) __u64 defend_lookup(__u64 hash, __u32 gen, __u32 len, __u32 section_kind, __u32 slot)
+{
+    struct defend_path_key k = {
+        .hash = hash, .generation = gen, .len = len, .section = section_kind >> 8, .kind = section_kind & 0xff,
+    };
+    struct defend_path_value *v = bpf_map_lookup_elem(&policy_paths, &k);
+    if (!v)
+        return 0;
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    if (slot == 2) {
+        if (len > 15)
+            return 0;
+        __u64 x0 = *(__u64 *)&s->name[0], x1 = *(__u64 *)&s->name[8];
+        return (x0 == *(__u64 *)&v->str[0] && x1 == *(__u64 *)&v->str[8]) ? v->mask : 0;
+    }
+    const char *a = slot ? s->path[1] : s->path[0];
+    /* compare 8 bytes at a time; the stored string is zero padded past its length */
+    for (int w = 0; w < DEFEND_PATH_MAX / 8; w++) {
+        __u32 off = w * 8;
+        if (off >= len)
+            break;
+        __u64 x = *(__u64 *)(a + off);
+        __u64 y = *(__u64 *)(v->str + off);
+        __u32 rest = len - off;
+        if (rest < 8)
+            x &= (1ULL << (rest * 8)) - 1;
+        if (x != y)
+            return 0;
+    }
+    return v->mask;
+}
+
+static __always_inline __u64 lookup_path(__u64 hash, __u32 gen, __u32 len, __u32 section, __u32 kind, __u32 slot)
+{
+    return defend_lookup(hash, gen, len, (section << 8) | kind, slot);
+}
+
+struct match_ctx {
+    __u64 hash;        /* FNV-1a of path[0..i) */
+    __u64 parent_hash; /* ... of the parent directory */
+    __u64 mask;
+    __u32 len;
+    __u32 parent_len;
+    __u32 gen;
+    __u32 section;
+    __u32 slot;
+    __u32 pad;
+};
+
+/* Hash one byte; at each '/' the prefix before it is an ancestor directory (DESCENDANT). */
+static long match_step(__u32 i, void *arg)
+{
+    struct match_ctx *c = arg;
+    if (i >= c->len)
+        return 1;
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 1;
+    const char *path = s->path[c->slot & 1];
+    unsigned char ch = path[i & (DEFEND_PATH_MAX - 1)];
+    if (ch == '/' && i + 1 < c->len) {
+        c->mask |= lookup_path(c->hash, c->gen, i, c->section, DEFEND_PATH_DESCENDANT, c->slot & 1);
+        c->parent_hash = c->hash;
+        c->parent_len = i;
+    }
+    c->hash = (c->hash ^ ch) * DEFEND_FNV_PRIME;
+    return 0;
+}
+
+/* Selectors of `section` whose path condition accepts scratch.path[slot]. */
+static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, __u32 section)
+{
+    struct match_ctx c = {
+        .hash = DEFEND_FNV_OFFSET, .parent_hash = DEFEND_FNV_OFFSET, .mask = 0,
+        .len = s->path_len[slot & 1], .parent_len = 0xffffffff, .gen = gen, .section = section,
+        .slot = slot & 1,
+    };
+    if (c.len == 0 || c.len >= DEFEND_PATH_MAX)
+        return 0;
+    bpf_loop(DEFEND_PATH_MAX, match_step, &c, 0);
+    __u64 m = c.mask;
+    if (c.parent_len != 0xffffffff)
+        m |= lookup_path(c.parent_hash, gen, c.parent_len, section, DEFEND_PATH_CHILD, slot & 1);
+    m |= lookup_path(c.hash, gen, c.len, section, DEFEND_PATH_EXACT, slot & 1);
+    return m;
+}
+
+/* NAME entry for scratch.name (a comm, at most 15 bytes). */
+__attribute__((noinline)) __u64 defend_name_mask(__u32 gen)
+{
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    __u64 h = DEFEND_FNV_OFFSET;
+    __u32 len = 0;
+    for (int i = 0; i < 15; i++) {
+        unsigned char ch = s->name[i];
+        if (!ch)
+            break;
+        h = (h ^ ch) * DEFEND_FNV_PRIME;
+        len++;
+    }
+    if (!len)
+        return 0;
+    return defend_lookup(h, gen, len, (DEFEND_SECTION_PROCESS << 8) | DEFEND_PATH_NAME, 2);
+}
+
+struct verdict {
+    __u32 gen;
+    __u32 actions;
+    __u64 selectors;
+    __u32 flags; /* DEFEND_F_IN_CONTAINER */
+    __u32 telemetry;
+};
+
+/*
+ * First stage, shared by every hook: active generation, telemetry flag and
+ * opMask[op] & containerMask. Returns the policy (NULL when nothing can match) and the
+ * starting selector mask; the caller stops early on 0.
+ */
+static __always_inline struct defend_policy *policy_start(struct verdict *v, __u32 section, __u32 op, __u64 cgid, __u64 *m)
+{
+    __u32 zero = 0;
+    struct defend_policy_state *st = bpf_map_lookup_elem(&policy_state, &zero);
+    __u32 gen = st ? (st->active & 1) : 0;
+    v->gen = gen;
+    *m = 0;
+    struct defend_policy *p = bpf_map_lookup_elem(&policy, &gen);
+    if (!p)
+        return NULL;
+    v->telemetry = (p->flags & DEFEND_PF_PROCESS_TELEMETRY) != 0;
+    struct defend_container *c = bpf_map_lookup_elem(&containers, &cgid);
+    __u64 cmask;
+    if (c) {
+        v->flags |= DEFEND_F_IN_CONTAINER;
+        cmask = c->mask[bit01(gen)][bit01(section)];
+    } else {
+        cmask = p->host_mask[bit01(section)];
+    }
+    if (!(p->flags & DEFEND_PF_LOADED) || op >= DEFEND_OP_COUNT)
+        return NULL;
+    *m = p->op_mask[op] & cmask;
+    return *m ? p : NULL;
+}
+
+struct fire_ctx {
+    __u64 m;
+    __u64 sel;
+    __u32 actions;
+    __u32 gen;
+    __u32 section;
+    __u32 count;
+};
+
+static long fire_step(__u32 i, void *arg)
+{
+    struct fire_ctx *c = arg;
+    if (i >= c->count || i >= DEFEND_MAX_RULES)
+        return 1;
+    __u32 gen = c->gen & 1;
+    struct defend_policy *p = bpf_map_lookup_elem(&policy, &gen);
+    if (!p)
+        return 1;
+    struct defend_response *r = &p->responses[bit01(c->section)][i & (DEFEND_MAX_RULES - 1)];
+    if ((c->m & r->match) && !(c->m & r->exclude)) {
+        c->actions |= r->actions;
+        c->sel |= r->match;
+    }
+    return 0;
+}
+
+/* Last stage: fire responses on the final selector mask `m`. */
+static __always_inline void policy_fire(struct verdict *v, struct defend_policy *p, __u32 section, __u64 m)
+{
+    struct fire_ctx c = {
+        .m = m, .sel = 0, .actions = 0, .gen = v->gen, .section = section,
+        .count = p->response_count[section & 1],
+    };
+    bpf_loop(DEFEND_MAX_RULES, fire_step, &c, 0);
+    v->actions = c.actions;
+    v->selectors = m & c.sel;
+}
+
+/*
+ * Process section (fork/exec) for `task`, whose executable is scratch.path[0] when
+ * `have_path`; otherwise `exe` is resolved into it only if some selector needs it.
+ * The name is scratch.name.
+ */
+static __always_inline void decide_process(struct verdict *v, struct scratch *s, __u32 op, struct task_struct *task,
+                                           int have_path, struct file *exe)
+{
+    __u64 m;
+    struct defend_policy *p = policy_start(v, DEFEND_SECTION_PROCESS, op, task_cgroup_id(task), &m);
+    if (!p)
+        return;
+    m &= p->interactive_mask[task_interactive(task) ? 1 : 0];
+    if (m & ~p->name_any_mask)
+        m &= p->name_any_mask | defend_name_mask(v->gen);
+    if (m & ~p->path_any_mask[DEFEND_SECTION_PROCESS]) {
+        if (!have_path && !exe) {
+            m &= p->path_any_mask[DEFEND_SECTION_PROCESS]; /* no executable (kernel thread): no path */
+        } else {
+            if (!have_path)
+                resolve_file(s, 0, exe);
+            m &= p->path_any_mask[DEFEND_SECTION_PROCESS] | path_mask(s, 0, v->gen, DEFEND_SECTION_PROCESS);
+        }
+    }
+    if (m)
+        policy_fire(v, p, DEFEND_SECTION_PROCESS, m);
+}
+
+static __always_inline void fill_header(struct defend_event_header *h, __u32 type, __u32 hook, struct verdict *v, __u32 op)
+{
+    h->type = type;
+    h->hook = hook;
+    h->ktime_ns = bpf_ktime_get_boot_ns();
+    h->selectors = v->selectors;
+    h->actions = v->actions;
+    h->flags = v->flags;
+    h->op = op;
+    h->generation = v->gen;
+}
+
+static __always_inline void load_comm(struct scratch *s, struct task_struct *task)
+{
+    __builtin_memset(s->name, 0, sizeof(s->name));
+    bpf_probe_read_kernel_str(s->name, sizeof(s->name), __builtin_preserve_access_index(&task->comm));
+}
+
+#endif /* DEFEND_COMMON_H */

@@ -1,0 +1,9 @@
+# The same operations by a host process and by a container process.
+install_tool /opt/h/cat
+install_tool /opt/c/cat
+try host_create_rc cp /bin/busybox /tmp/work/host-exe
+try host_exec_rc /opt/h/cat /etc/hostname
+in-container sh -s <<'WORKLOAD'
+try ctr_create_rc cp /bin/busybox /tmp/work/ctr-exe
+try ctr_exec_rc /opt/c/cat /etc/hostname
+WORKLOAD

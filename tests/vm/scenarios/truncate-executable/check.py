@@ -1,0 +1,12 @@
+import os, sys
+sys.path[:0] = [os.path.join(os.path.dirname(__file__), "..", "..", "lib"), os.path.join(os.path.dirname(__file__), "..")]
+from vmcheck import Run, has_all
+from common import CONTAINER_ID, MODIFY_ACTIONS
+
+r = Run.from_argv()
+r.expect_kv("truncate_rc", "0"); r.expect_kv("plain_rc", "0"); r.expect_kv("victim_size", "0")
+r.expect_doc("modifyExecutable alert for the truncated executable", alert=True, denied=False,
+             **{"event.category": "file", "event.action": MODIFY_ACTIONS, "event.type": "change", "file.path": "/opt/app/victim",
+                "cloud_defend.matched_selectors": has_all("executableChanges"), "container.id": CONTAINER_ID})
+r.expect_no_doc("alert for truncating a plain file", alert=True, **{"file.path": "/opt/app/data.txt"})
+r.finish()
