@@ -249,7 +249,8 @@ func diag(_ ds: [PolicyDiagnostic], _ path: String, sourceLocation: SourceLocati
         #expect(errors(blocking("      operation: [deleteFile]\n      targetFilePath: [/etc/**]")).isEmpty)
         // Under /** it is a warning only.
         let loaded = try PolicyLoader.parse(yaml: blocking("      operation: [modifyFile]\n      targetFilePath: [/**]"))
-        #expect(loaded.warnings.count == 1 && loaded.warnings[0].message.contains("/**"))
+        #expect(loaded.warnings.filter { $0.message.contains("/**") }.count == 1)
+        #expect(loaded.warnings.allSatisfy { $0.severity == .warning })
     }
 
     @Test func warningsDoNotInvalidate() throws {
@@ -345,4 +346,22 @@ func diag(_ ds: [PolicyDiagnostic], _ path: String, sourceLocation: SourceLocati
     #expect(ds.count <= PolicyParser.maxDiagnostics + 1)
     #expect(ds.contains { $0.message.contains("at most 64") })
     #expect(ds.contains { $0.message.contains("too many problems") })
+}
+
+@Test func unusedAndSelfExcludingSelectorsWarn() throws {
+    let loaded = try PolicyLoader.parse(yaml: """
+        file:
+          selectors:
+            - name: a
+              operation: [createFile]
+            - name: lonely
+              operation: [deleteFile]
+          responses:
+            - match: [a]
+              exclude: [a]
+              actions: [log]
+        """)
+    #expect(loaded.warnings.map(\.path) == ["file.selectors[1]", "file.responses[0].exclude[0]"])
+    #expect(loaded.warnings[0].message.contains("not named by any response"))
+    #expect((loaded.warnings[1].line, loaded.warnings[1].column) == (9, 17))
 }
