@@ -327,6 +327,9 @@ func diag(_ ds: [PolicyDiagnostic], _ path: String, sourceLocation: SourceLocati
         } catch {
             #expect(error.description == "/nonexistent/policy.yaml: error: no such file")
         }
+        #expect(throws: PolicyError.unreadable(file: "/", reason: "is a directory, not a policy file")) {
+            try PolicyLoader.load(path: "/")
+        }
     }
 
     @Test func aliasBombIsRefused() {
