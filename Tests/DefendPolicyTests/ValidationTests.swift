@@ -310,6 +310,8 @@ func diag(_ ds: [PolicyDiagnostic], _ path: String, sourceLocation: SourceLocati
             ("binary", [0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]),
             ("bad utf8", [0x66, 0x69, 0xff, 0xfe]),
             ("scalar", Array("just a string".utf8)),
+            ("deep nesting", Array(("file: " + String(repeating: "[", count: 100_000)).utf8)),
+            ("two documents", Array((ValidationRules.validFile + "\n---\n" + ValidationRules.validFile).utf8)),
             ("huge", Array(repeating: UInt8(ascii: "#"), count: PolicyLoader.maxInputBytes + 1)),
         ]
         for (what, bytes) in cases {
