@@ -197,7 +197,10 @@ public final class ProcessTable {
             if previous.count > limits.previousImages { previous.removeLast(previous.count - limits.previousImages) }
         }
         let capped = r.args.count > limits.maxArgs
-        e.image = ProcessImage(executable: r.filename, name: Self.basename(r.filename),
+        // process.name is the task name (comm) the kernel set at exec, which is what `processName`
+        // selectors match: exec of /bin/sh -> dash is named "sh", as the policy sees it.
+        let name = r.task.comm.isEmpty ? Self.basename(r.filename) : r.task.comm
+        e.image = ProcessImage(executable: r.filename, name: name,
                                args: capped ? Array(r.args.prefix(limits.maxArgs)) : r.args,
                                argsTruncated: capped || r.argsTruncated,
                                workingDirectory: r.cwd.isEmpty ? old.workingDirectory : r.cwd,
