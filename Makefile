@@ -3,6 +3,9 @@
 #   make test  - install missing packages, build, run the whole test suite (host tests and QEMU kernel tests)
 SWIFT ?= swift
 CONFIG ?= release
+# `make run` evaluates host processes too, so a machine without containers shows events at once;
+# `make run ARGS=` gives the D4C behaviour (containers only).
+ARGS ?= --scope all
 
 .PHONY: setup build run test test-host test-vm bench clean
 

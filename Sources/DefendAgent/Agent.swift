@@ -81,13 +81,9 @@ public final class Agent {
 
         // The sensor is attached before the /proc scan, so nothing that starts in between is missed.
         let snapshots = processes.seedFromProc()
+        // Containers that exist already: every cgroup directory (also those without a process yet).
         var seeded: [UInt64: ContainerContext] = [:]
-        var seenPaths = Set<String>()
-        for s in snapshots {
-            guard let path = s.cgroupPath, seenPaths.insert(path).inserted else { continue }
-            var st = stat()
-            guard stat(containers.cgroupRoot + path, &st) == 0 else { continue }
-            let id = UInt64(st.st_ino)
+        CgroupRoot.walk(containers.cgroupRoot) { id, path in
             if let context = containers.note(cgroupID: id, path: path) { seeded[id] = context }
         }
         do {

@@ -24,4 +24,10 @@ public enum SignalWatcher {
     }
 
     public static func requestStop() { stop.store(true, ordering: .relaxed) }
+
+    /// Clears both flags (for running several agents in one process, as tests do).
+    public static func reset() {
+        stop.store(false, ordering: .relaxed)
+        reload.store(false, ordering: .relaxed)
+    }
 }

@@ -46,6 +46,7 @@ struct KernelPolicyImage {
         }
         policy = p
         paths = []
+        var index: [EntryID: Int] = [:]
         for entry in tables.pathEntries {
             let bytes = Array(entry.string.utf8)
             let limit = entry.kind == .name ? 15 : Int(DEFEND_PATH_MAX) - 1
@@ -62,16 +63,18 @@ struct KernelPolicyImage {
             value.mask = entry.mask
             withUnsafeMutableBytes(of: &value.str) { s in s.copyBytes(from: bytes) }
             // Two selectors may share a string: merge their masks under one key.
-            if let i = paths.firstIndex(where: { Self.sameKey($0.key, key) }) {
+            let id = EntryID(hash: key.hash, len: key.len, section: key.section, kind: key.kind)
+            if let i = index[id] {
                 paths[i].value.mask |= entry.mask
             } else {
+                index[id] = paths.count
                 paths.append((key, value))
             }
         }
     }
 
-    static func sameKey(_ a: defend_path_key, _ b: defend_path_key) -> Bool {
-        a.hash == b.hash && a.generation == b.generation && a.len == b.len && a.section == b.section && a.kind == b.kind
+    private struct EntryID: Hashable {
+        var hash: UInt64, len: UInt16, section: UInt8, kind: UInt8
     }
 
     /// Policy value that carries only the telemetry flag (no policy loaded).

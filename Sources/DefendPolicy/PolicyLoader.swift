@@ -57,11 +57,14 @@ public enum PolicyLoader {
         }
         var parser = PolicyParser(fileName: fileName)
         let policy = parser.parseDocument(root)
-        let errors = parser.diagnostics.filter { $0.severity == .error }
-        if let policy, errors.isEmpty {
-            return LoadedPolicy(policy: policy, warnings: parser.diagnostics)
+        // Report in document order (rules that span the document are checked last).
+        let diagnostics = parser.diagnostics.enumerated().sorted { a, b in
+            (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
+        }.map(\.element)
+        if let policy, !diagnostics.contains(where: { $0.severity == .error }) {
+            return LoadedPolicy(policy: policy, warnings: diagnostics)
         }
-        throw .invalid(file: fileName, diagnostics: parser.diagnostics)
+        throw .invalid(file: fileName, diagnostics: diagnostics)
     }
 
     private static func isNull(_ node: Node) -> Bool {

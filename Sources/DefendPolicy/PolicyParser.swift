@@ -10,6 +10,9 @@ struct PolicyParser {
     /// Aliases can make a small document expand enormously; stop walking after this many nodes.
     private var nodeBudget = 100_000
     private var budgetReported = false
+    /// Selectors that had errors: they are kept for name resolution but skipped by rules that
+    /// would otherwise report follow-on errors about their missing conditions.
+    var invalidSelectors: [PolicySection: Set<String>] = [:]
 
     init(fileName: String) { self.fileName = fileName }
 
@@ -255,7 +258,7 @@ struct PolicyParser {
         }
         // An invalid selector is kept (its errors are already reported) so responses naming it do
         // not produce follow-on "unknown selector" errors; the policy is rejected anyway.
-        _ = ok
+        if !ok { invalidSelectors[section, default: []].insert(sel.name) }
         return sel.name.isEmpty ? nil : sel
     }
 

@@ -54,7 +54,8 @@ enum PolicyRules {
             rules.selectorIndex(named: name).map { rules.selectors[$0].targetFilePath != nil } ?? false
         }
         for (ni, name) in r.match.enumerated() {
-            guard let si = rules.selectorIndex(named: name) else { continue }
+            guard let si = rules.selectorIndex(named: name),
+                  parser.invalidSelectors[.file]?.contains(name) != true else { continue }
             let sel = rules.selectors[si]
             let coversPlain = sel.operations.map { $0.contains(where: \.isPlainFileOperation) } ?? true
             guard coversPlain else { continue }

@@ -1,4 +1,0 @@
-import Testing
-@testable import DefendAgent
-
-@Test func DefendAgentModuleBuilds() { #expect(Bool(true)) }

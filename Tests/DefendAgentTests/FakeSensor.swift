@@ -1,0 +1,56 @@
+import DefendEvents
+import DefendKernel
+import DefendOutput
+import DefendPolicy
+@testable import DefendAgent
+
+/// A kernel sensor stand-in: records what the agent asks of the kernel and replays scripted records.
+final class FakeSensor: KernelSensor {
+    var capabilitySummary = "fake sensor"
+    var blockingEnforced = true
+    var activeGeneration: UInt32 = 0
+    var applied: [KernelTables] = []
+    var appliedMasks: [[UInt64: ContainerMasks]] = []
+    var containers: [UInt64: ContainerMasks] = [:]
+    var pending: [KernelEvent] = []
+    var failNextApply = false
+    var closed = false
+
+    func apply(_ tables: KernelTables, containerMasks: [UInt64: ContainerMasks]) throws(SensorError) {
+        if failNextApply {
+            failNextApply = false
+            throw .closed
+        }
+        applied.append(tables)
+        appliedMasks.append(containerMasks)
+        activeGeneration = 1 - activeGeneration
+        for (k, v) in containerMasks { containers[k] = v }
+    }
+
+    func setContainer(cgroupID: UInt64, masks: ContainerMasks) throws(SensorError) { containers[cgroupID] = masks }
+    func removeContainer(cgroupID: UInt64) { containers[cgroupID] = nil }
+
+    func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int {
+        let batch = pending
+        pending = []
+        batch.forEach(handler)
+        if batch.isEmpty { SignalWatcher.requestStop() }
+        return batch.count
+    }
+
+    func lossCounters() -> LossCounters { LossCounters() }
+    func close() { closed = true }
+}
+
+/// Collects NDJSON lines in memory.
+final class MemorySink: DocumentSink {
+    var bytes: [UInt8] = []
+    var statistics = SinkStatistics()
+    func append(_ lines: UnsafeRawBufferPointer, documents: Int) {
+        bytes.append(contentsOf: lines)
+        statistics.documentsWritten += UInt64(documents)
+    }
+    func flush() {}
+    func close() {}
+    var lines: [String] { String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init) }
+}
