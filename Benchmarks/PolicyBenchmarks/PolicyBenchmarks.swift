@@ -4,7 +4,7 @@ import DefendPolicy
 
 /// Compiled policy evaluation (the agent's per-operation cost) at 1, 16 and 63 selectors (63
 /// selectors + 1 response = the 64-rule section limit), and
-/// parse + compile of a 64-selector policy. Allocation counts come from the malloc interposer:
+/// parse + compile of a policy with both sections at the 64-rule limit. Allocation counts come from the malloc interposer:
 /// evaluation must show 0 mallocs.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -23,8 +23,9 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("evaluate exec, 32 process selectors") { benchmark in
         process.runProcess(benchmark.scaledIterations)
     }
-    let yaml = PolicyFixture.yaml(fileSelectors: 32, processSelectors: 30)
-    Benchmark("parse + compile 64-rule policy", configuration: .init(scalingFactor: .one)) { benchmark in
+    // Both sections at the 64-rule limit: 63 selectors + 1 response, 62 selectors + 2 responses.
+    let yaml = PolicyFixture.yaml(fileSelectors: 63, processSelectors: 62)
+    Benchmark("parse + compile, 63 file + 62 process selectors", configuration: .init(scalingFactor: .one)) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try CompiledPolicy(PolicyLoader.parse(yaml: yaml).policy))
         }

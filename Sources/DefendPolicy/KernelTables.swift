@@ -2,17 +2,37 @@ import DefendEvents
 
 /// The compiled policy in the exact shape of the kernel's maps (`bpf/defend_abi.h`):
 /// the kernel sensor copies these values into `struct defend_policy`, `policy_paths` and
-/// `containers`, and the userspace compiled evaluator runs the same algorithm on them,
-/// so both agree bit for bit.
+/// `containers`, and the userspace compiled evaluator (`CompiledPolicy.evaluate`) runs the same
+/// algorithm on them, so both agree bit for bit. Built by `CompiledPolicy(policy, scope:)`.
 ///
-/// Selector i of a section is bit i (declaration order). Evaluating one operation:
+/// Selector i of a section is bit i (declaration order). A section has at most 63 selectors
+/// (64 selectors + responses, and at least one response). Evaluating one operation `op`:
+///   section = file for createExecutable..deleteFile, process for fork/exec
 ///   m  = opMask[op] & containerMask & pathMask & nameMask & interactiveMask & volumeMask
-///   pathMask  = pathAnyMask[section] | (matching pathEntries: EXACT path, CHILD of the parent dir,
-///               DESCENDANT of every ancestor dir)
-///   nameMask  = nameAnyMask | NAME entry of the process name (process section only; file: all ones)
-///   interactiveMask = interactiveMask[tty ? 1 : 0]      (process section only)
-///   volumeMask = not on a volume: all ones; volume: volumeOkMask; file mount: fileMountOkMask (file only)
-///   fired response r: (m & r.match) != 0 && (m & r.exclude) == 0; actions = union; selectors = m & union of r.match
+///   opMask[op]: selectors of op's section that list op, or have no `operation` (never bits of
+///               the other section, so m only ever holds bits of op's section)
+///   containerMask: from the `containers` map entry of the task's cgroup (computed in userspace
+///               by `CompiledPolicy.containerMasks(for:)`); no entry = host task: hostMask[section]
+///               (0 unless the scope covers the host); entry not yet described: unknownContainerMask
+///   pathMask  = pathAnyMask[section] | OR of the masks of these `policy_paths` hits
+///               (path = file target, or the executable for process operations):
+///               - EXACT: the whole path;
+///               - DESCENDANT: every ancestor directory: the bytes before each '/' that is followed
+///                 by at least one more byte ("" for the root, then "/a", "/a/b" for "/a/b/c");
+///               - CHILD: the last of those ancestors (the parent directory).
+///               So neither `/dir/*` nor `/dir/**` matches "/dir" itself, and "/" matches nothing.
+///               Keys: FNV-1a 64 over the bytes (computed incrementally while walking: the hash of
+///               a prefix is the running hash before its '/' is mixed in), byte length, section,
+///               kind; on a hit the stored string is compared so collisions never match.
+///   nameMask  = nameAnyMask | NAME entry of the comm's first 15 bytes (process section only;
+///               file section: all ones)
+///   interactiveMask = interactiveMask[tty ? 1 : 0] (process section only; tty unknown:
+///               interactiveMask[0] & interactiveMask[1])
+///   volumeMask = not on a volume: all ones; volume mount: volumeOkMask; file mount:
+///               fileMountOkMask (file section only)
+///   fired response r (of the section): (m & r.match) != 0 && (m & r.exclude) == 0
+///   actions = union of fired r.actions; selectors = m & (union of fired r.match)
+///   (`cloud_defend.matched_selectors` = names of the selector bits, ascending = declaration order)
 public struct KernelTables: Sendable, Hashable {
     public enum Section: Int, Sendable, CaseIterable { case file = 0, process = 1 }
     public enum PathKind: UInt8, Sendable { case exact = 0, child = 1, descendant = 2, name = 3 }

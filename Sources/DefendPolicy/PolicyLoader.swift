@@ -8,6 +8,10 @@ public enum PolicyLoader {
 
     /// Reads `path` and parses it. Throws `PolicyError` with every error found.
     public static func load(path: String) throws(PolicyError) -> LoadedPolicy {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw .unreadable(file: path, reason: "is a directory, not a policy file")
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "cannot open the file (permission denied?)"
                                                                       : "no such file"
@@ -19,7 +23,7 @@ public enum PolicyLoader {
             // Read one byte past the cap so an oversized file is detected without reading it all.
             data = try handle.read(upToCount: maxInputBytes + 1) ?? Data()
         } catch {
-            throw .unreadable(file: path, reason: "cannot read the file: \(error.localizedDescription)")
+            throw .unreadable(file: path, reason: "cannot read the file (\(error))")
         }
         return try parse(bytes: Array(data), fileName: path)
     }

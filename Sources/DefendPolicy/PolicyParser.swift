@@ -27,18 +27,30 @@ struct PolicyParser {
     }
 
     mutating func report(_ severity: PolicyDiagnostic.Severity, _ mark: Mark?, _ path: String, _ message: String) {
-        diagnostics.append(PolicyDiagnostic(severity: severity, file: fileName, line: mark?.line ?? 0,
-                                            column: mark?.column ?? 0, path: path, message: message))
+        add(severity, SourceLocation(line: mark?.line ?? 0, column: mark?.column ?? 0), path, message)
     }
 
     mutating func error(at location: SourceLocation, _ path: String, _ message: String) {
-        diagnostics.append(PolicyDiagnostic(severity: .error, file: fileName, line: location.line,
-                                            column: location.column, path: path, message: message))
+        add(.error, location, path, message)
     }
 
     mutating func warning(at location: SourceLocation, _ path: String, _ message: String) {
-        diagnostics.append(PolicyDiagnostic(severity: .warning, file: fileName, line: location.line,
-                                            column: location.column, path: path, message: message))
+        add(.warning, location, path, message)
+    }
+
+    /// Diagnostics kept per file: a pathological document (thousands of aliased bad values) must
+    /// not produce an unbounded report.
+    static let maxDiagnostics = 200
+
+    private mutating func add(_ severity: PolicyDiagnostic.Severity, _ at: SourceLocation, _ path: String, _ message: String) {
+        if diagnostics.count > Self.maxDiagnostics { return }
+        if diagnostics.count == Self.maxDiagnostics {
+            diagnostics.append(PolicyDiagnostic(severity: .error, file: fileName, line: at.line, column: at.column,
+                                                path: path, message: "too many problems; stopping after \(Self.maxDiagnostics)"))
+            return
+        }
+        diagnostics.append(PolicyDiagnostic(severity: severity, file: fileName, line: at.line, column: at.column,
+                                            path: path, message: message))
     }
 
     /// Counts a visited node; false once the budget is spent (reported once).
@@ -170,6 +182,11 @@ struct PolicyParser {
         }
         var rules = PolicySectionRules()
         var sawSelectors = false, sawResponses = false
+        // Checked first so it is reported even when the section's items exhaust the report.
+        if case .sequence(let s)? = m["selectors"], case .sequence(let r)? = m["responses"],
+           s.count + r.count > PolicyRules.maxRulesPerSection {
+            error(node, path, "the `\(section.key)` section has \(s.count) selectors and \(r.count) responses; at most \(PolicyRules.maxRulesPerSection) selectors + responses are allowed per section")
+        }
         for (key, keyNode, value) in entries(m, path) {
             let keyPath = path + "." + key
             switch key {
@@ -201,10 +218,6 @@ struct PolicyParser {
         }
         if !sawSelectors { error(node, path, "the `\(section.key)` section has no `selectors:` (at least one is required)") }
         if !sawResponses { error(node, path, "the `\(section.key)` section has no `responses:` (at least one is required)") }
-        if case .sequence(let s)? = m["selectors"], case .sequence(let r)? = m["responses"],
-           s.count + r.count > PolicyRules.maxRulesPerSection {
-            error(node, path, "the `\(section.key)` section has \(s.count) selectors and \(r.count) responses; at most \(PolicyRules.maxRulesPerSection) selectors + responses are allowed per section")
-        }
         return rules
     }
 

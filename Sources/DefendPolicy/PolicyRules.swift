@@ -21,6 +21,11 @@ enum PolicyRules {
                     first[s.name] = i
                 }
             }
+            let used = Set(rules.responses.flatMap { $0.match + $0.exclude })
+            for (i, s) in rules.selectors.enumerated() where !s.name.isEmpty && !used.contains(s.name) {
+                parser.warning(at: s.location, "\(base(section)).selectors[\(i)]",
+                               "selector '\(s.name)' is not named by any response, so it has no effect")
+            }
             let other = policy[section == .file ? .process : .file]
             for (ri, r) in rules.responses.enumerated() {
                 let rPath = "\(base(section)).responses[\(ri)]"
@@ -35,6 +40,11 @@ enum PolicyRules {
                             parser.error(at: loc, path, "no \(section.key) selector is named '\(name)'")
                         }
                     }
+                }
+                for (ni, name) in r.exclude.enumerated() where r.match.contains(name) && first[name] != nil {
+                    let loc = ni < r.excludeLocations.count ? r.excludeLocations[ni] : r.location
+                    parser.warning(at: loc, "\(rPath).exclude[\(ni)]",
+                                   "'\(name)' is both matched and excluded: whenever it matches, this response does not fire")
                 }
                 if section == .file && r.actions.contains(.block) {
                     checkBlock(r, rules: rules, path: rPath, parser: &parser)

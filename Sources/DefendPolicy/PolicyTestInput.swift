@@ -10,10 +10,12 @@ import Foundation
 ///    "podName","podLabels":{k:v}}|null}`. Process operations match `process.executable` (or
 ///    `targetPath` when that is absent).
 /// 2. An ECS document as the agent writes it (nested objects or dotted keys):
-///    - operation: `cloud_defend.operation` when present; else `event.action`: fork, exec;
-///      creation → createFile, modification/open → modifyFile, deletion → deleteFile,
-///      rename/link → createFile (whether the file is executable is not in the document, so the
-///      executable variants are only reachable through `cloud_defend.operation`);
+///    - operation: `cloud_defend.operation` when present; else `event.action` fork/exec; for file
+///      documents `event.type` creation/change/deletion → create/modify/delete (without it,
+///      `event.action`: creation/rename/link → create, modification/open → modify, deletion →
+///      delete), and the executable variant when the alert title (`message`) starts with
+///      "Executable" (log documents do not say whether the file is executable: plain variants);
+///      other actions (`end`) are not operations (`InputError.notAnOperation`);
 ///    - path: `file.path` (file) or `process.executable` (process); name: `process.name`;
 ///    - interactive: `process.session_leader.interactive`, else `process.interactive`;
 ///    - container: `container.id`, `container.image.name` (a name with '/' is taken as the full name),
@@ -26,8 +28,10 @@ import Foundation
 public enum PolicyTestInput {
     public struct InputError: Error, Sendable, CustomStringConvertible {
         public var message: String
+        /// The line is well-formed but is not a policy operation (an ECS `end` event, say).
+        public var notAnOperation: Bool
         public var description: String { message }
-        init(_ message: String) { self.message = message }
+        init(_ message: String, notAnOperation: Bool = false) { self.message = message; self.notAnOperation = notAnOperation }
     }
 
     public static func parse(line: String) throws(InputError) -> PolicyEvent {
@@ -98,10 +102,9 @@ public enum PolicyTestInput {
             switch action {
             case "fork": op = .fork
             case "exec": op = .exec
-            case "creation", "rename", "link": op = .createFile
-            case "modification", "open": op = .modifyFile
-            case "deletion": op = .deleteFile
-            case let a?: throw InputError("event.action \"\(a)\" is not a policy operation")
+            case "creation", "modification", "deletion", "rename", "link", "open":
+                op = try fileOperation(d, action: action ?? "")
+            case let a?: throw InputError("event.action \"\(a)\" is not a policy operation", notAnOperation: true)
             case nil: throw InputError("missing event.action (and cloud_defend.operation)")
             }
         }
@@ -137,6 +140,34 @@ public enum PolicyTestInput {
             e.container = ctx
         }
         return e
+    }
+
+    /// File operation of an agent ECS document: `event.type` says creation/change/deletion (the
+    /// policy operation; `event.action` names the hook), and the alert title (`message`) of
+    /// executable operations starts with "Executable". Without `event.type`, `event.action` decides:
+    /// creation/rename/link -> create, deletion -> delete, modification/open -> modify.
+    static func fileOperation(_ d: [String: Any], action: String) throws(InputError) -> PolicyOperation {
+        var types: [String] = []
+        if let v = lookup(d, "event.type") {
+            if let s = v as? String { types = [s] } else if let a = v as? [Any] { types = a.compactMap { $0 as? String } }
+        }
+        let executable = (try ecsString(d, "message"))?.hasPrefix("Executable") ?? false
+        let kind: String
+        if types.contains("deletion") { kind = "delete" }
+        else if types.contains("creation") { kind = "create" }
+        else if types.contains("change") { kind = "modify" }
+        else {
+            switch action {
+            case "creation", "rename", "link": kind = "create"
+            case "deletion": kind = "delete"
+            default: kind = "modify"
+            }
+        }
+        switch kind {
+        case "delete": return .deleteFile
+        case "create": return executable ? .createExecutable : .createFile
+        default: return executable ? .modifyExecutable : .modifyFile
+        }
     }
 
     /// A value by dotted path, trying nested objects first and then a flat dotted key.

@@ -13,6 +13,8 @@ struct PolicyCommand: ParsableCommand {
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
+extension PolicyScope: ExpressibleByArgument {}
+
 struct PolicyValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
@@ -65,18 +67,17 @@ struct PolicyTestCommand: ParsableCommand {
             "sessionLeaderInteractive":bool,"volume":{"inVolumeMount","isFileMount"},"container":{…}|null,\
             "kubernetes":{…}|null}, or ECS documents as the agent writes them. Paths are normalised lexically \
             (//, ., .., trailing /). Output: {"actions":[…],"matched_selectors":[…]} per line; a bad line prints \
-            {"error":"line N: …"} and the command exits 1 at the end. Exit 2: the policy or input cannot be read.
+            {"error":"line N: …"} and the command exits 1 at the end; an ECS record that is not a policy operation \
+            (process end) prints "skipped". Exit 2: the policy or input cannot be read.
             """)
 
     @Option(help: "Policy file (YAML).") var policy: String
     @Option(help: "Operations, one JSON object per line ('-' = stdin).") var events: String
-    @Option(help: "containers (default: host operations yield nothing) or all.") var scope: String = "containers"
+    @Option(help: "containers (host operations yield nothing) or all (host operations are evaluated too).")
+    var scope: PolicyScope = .containers
     @Flag(help: "Add, per selector, \"matched\" or the condition that failed.") var explain = false
 
     func run() throws {
-        guard let scope = PolicyScope(rawValue: scope) else {
-            throw ValidationError("--scope must be containers or all")
-        }
         let loaded: LoadedPolicy
         do {
             loaded = try PolicyLoader.load(path: policy)
@@ -107,6 +108,11 @@ struct PolicyTestCommand: ParsableCommand {
             let event: PolicyEvent
             do {
                 event = try PolicyTestInput.parse(line: line)
+            } catch where error.notAnOperation {
+                // Agent output replayed as input: records such as process `end` are not evaluated.
+                print(PolicyJSON.object([("actions", "[]"), ("matched_selectors", "[]"),
+                                         ("skipped", PolicyJSON.string(error.message))]))
+                continue
             } catch {
                 failed = true
                 print(PolicyJSON.object([("error", PolicyJSON.string("line \(i + 1): \(error.message)"))]))

@@ -145,12 +145,14 @@ func jsonLines(_ s: String) throws -> [[String: Any]] {
             {"operation":"exec",
             {"operation":"teleport"}
             {"operation":"exec","process":{"executable":"/bin/ls","name":"ls"},"container":{"id":"c"}}
+            {"event":{"category":["process"],"action":"end"},"container":{"id":"c"}}
 
             """)
         #expect(r.status == 1)
         let docs = try jsonLines(r.stdout)
-        #expect(docs.count == 4)
+        #expect(docs.count == 5)
         #expect(docs[0]["actions"] as? [String] == ["log"])
+        #expect(docs[4]["skipped"] as? String == "event.action \"end\" is not a policy operation")
         #expect((docs[1]["error"] as? String)?.hasPrefix("line 2: not JSON") == true)
         #expect((docs[2]["error"] as? String)?.hasPrefix("line 3: unknown operation") == true)
         #expect(docs[3]["matched_selectors"] as? [String] == ["all"])

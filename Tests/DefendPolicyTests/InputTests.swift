@@ -33,6 +33,22 @@ import Testing
         #expect(op.operation == .modifyExecutable && op.container?.imageName == "app" && op.container?.imageFullName == "ghcr.io/org/app")
     }
 
+    /// Documents as the agent's ECS writer produces them: event.type carries the operation kind,
+    /// the alert title tells executables apart.
+    @Test func agentFileDocuments() throws {
+        func op(_ json: String) throws -> PolicyOperation { try PolicyTestInput.parse(line: json).operation }
+        #expect(try op(#"{"event":{"category":["file"],"action":"modification","type":["creation"]},"message":"Executable created in container","file":{"path":"/x"}}"#) == .createExecutable)
+        #expect(try op(#"{"event":{"category":["file"],"action":"open","type":["change"]},"message":"Executable modified in container","file":{"path":"/x"}}"#) == .modifyExecutable)
+        #expect(try op(#"{"event":{"category":["file"],"action":"open","type":["change","denied"]},"message":"File modification in container blocked","file":{"path":"/x"}}"#) == .modifyFile)
+        #expect(try op(#"{"event":{"category":["file"],"action":"rename","type":["creation"]},"file":{"path":"/x"}}"#) == .createFile)
+        #expect(try op(#"{"event":{"category":["file"],"action":"deletion"},"file":{"path":"/x"}}"#) == .deleteFile)
+        #expect {
+            _ = try PolicyTestInput.parse(line: #"{"event":{"action":"end","category":["process"]}}"#)
+        } throws: { error in
+            (error as? PolicyTestInput.InputError)?.notAnOperation == true
+        }
+    }
+
     @Test(arguments: [
         ("not json", "not JSON"),
         ("[1,2]", "expected a JSON object"),
@@ -42,7 +58,6 @@ import Testing
         (#"{"operation":"createFile","targetPath":"relative"}"#, "not absolute"),
         (#"{"operation":"createFile","targetPath":5}"#, "must be a string"),
         (#"{"operation":"exec","sessionLeaderInteractive":"yes"}"#, "true or false"),
-        (#"{"event":{"action":"end","category":"process"}}"#, "not a policy operation"),
     ])
     func malformedLines(_ line: String, _ message: String) {
         #expect {

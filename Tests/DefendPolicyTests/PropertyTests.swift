@@ -1,6 +1,13 @@
 import DefendEvents
+import Foundation
 import Testing
 @testable import DefendPolicy
+
+/// A fresh seed per run, or the one in DEFEND_TEST_SEED to replay a reported failure.
+func testSeed() -> UInt64 {
+    if let text = ProcessInfo.processInfo.environment["DEFEND_TEST_SEED"], let seed = UInt64(text) { return seed }
+    return UInt64.random(in: 0...UInt64.max)
+}
 
 /// SplitMix64: small, fast, reproducible from a printed seed.
 struct SeededRandom: RandomNumberGenerator {
@@ -101,7 +108,7 @@ struct PolicyGenerator {
 }
 
 @Test func compiledEvaluatorAgreesWithReferenceOnRandomPolicies() {
-    let seed = UInt64.random(in: 0...UInt64.max)
+    let seed = testSeed()
     var gen = PolicyGenerator(rng: SeededRandom(seed: seed))
     var fired = 0
     var failures = 0

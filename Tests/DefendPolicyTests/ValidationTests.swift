@@ -249,7 +249,8 @@ func diag(_ ds: [PolicyDiagnostic], _ path: String, sourceLocation: SourceLocati
         #expect(errors(blocking("      operation: [deleteFile]\n      targetFilePath: [/etc/**]")).isEmpty)
         // Under /** it is a warning only.
         let loaded = try PolicyLoader.parse(yaml: blocking("      operation: [modifyFile]\n      targetFilePath: [/**]"))
-        #expect(loaded.warnings.count == 1 && loaded.warnings[0].message.contains("/**"))
+        #expect(loaded.warnings.filter { $0.message.contains("/**") }.count == 1)
+        #expect(loaded.warnings.allSatisfy { $0.severity == .warning })
     }
 
     @Test func warningsDoNotInvalidate() throws {
@@ -309,6 +310,8 @@ func diag(_ ds: [PolicyDiagnostic], _ path: String, sourceLocation: SourceLocati
             ("binary", [0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]),
             ("bad utf8", [0x66, 0x69, 0xff, 0xfe]),
             ("scalar", Array("just a string".utf8)),
+            ("deep nesting", Array(("file: " + String(repeating: "[", count: 100_000)).utf8)),
+            ("two documents", Array((ValidationRules.validFile + "\n---\n" + ValidationRules.validFile).utf8)),
             ("huge", Array(repeating: UInt8(ascii: "#"), count: PolicyLoader.maxInputBytes + 1)),
         ]
         for (what, bytes) in cases {
@@ -326,6 +329,9 @@ func diag(_ ds: [PolicyDiagnostic], _ path: String, sourceLocation: SourceLocati
         } catch {
             #expect(error.description == "/nonexistent/policy.yaml: error: no such file")
         }
+        #expect(throws: PolicyError.unreadable(file: "/", reason: "is a directory, not a policy file")) {
+            try PolicyLoader.load(path: "/")
+        }
     }
 
     @Test func aliasBombIsRefused() {
@@ -335,4 +341,32 @@ func diag(_ ds: [PolicyDiagnostic], _ path: String, sourceLocation: SourceLocati
         let es = errors(yaml)
         #expect(es.contains { $0.message.contains("too complex") || $0.message.contains("expected a single value") })
     }
+}
+
+@Test func aliasedSelectorFloodIsBounded() {
+    // 5,000 aliases of one selector: over the rule limit and the node budget, with a bounded report.
+    let yaml = "base: &s {name: s, targetFilePath: [/usr/bin*]}\nfile:\n  selectors: [" +
+        Array(repeating: "*s", count: 5_000).joined(separator: ", ") + "]\n  responses:\n    - match: [s]\n      actions: [log]\n"
+    let ds = diagnostics(yaml)
+    #expect(ds.count <= PolicyParser.maxDiagnostics + 1)
+    #expect(ds.contains { $0.message.contains("at most 64") })
+    #expect(ds.contains { $0.message.contains("too many problems") })
+}
+
+@Test func unusedAndSelfExcludingSelectorsWarn() throws {
+    let loaded = try PolicyLoader.parse(yaml: """
+        file:
+          selectors:
+            - name: a
+              operation: [createFile]
+            - name: lonely
+              operation: [deleteFile]
+          responses:
+            - match: [a]
+              exclude: [a]
+              actions: [log]
+        """)
+    #expect(loaded.warnings.map(\.path) == ["file.selectors[1]", "file.responses[0].exclude[0]"])
+    #expect(loaded.warnings[0].message.contains("not named by any response"))
+    #expect((loaded.warnings[1].line, loaded.warnings[1].column) == (9, 17))
 }
