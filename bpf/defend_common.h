@@ -110,6 +110,26 @@ static __always_inline void count_loss(__u32 type)
         __sync_fetch_and_add(n, 1);
 }
 
+/*
+ * Wake the reader only for alerts and denials, or once a batch is pending: a wakeup per record
+ * (irq_work plus a reader context switch) costs more than producing the record. The reader
+ * also drains the buffer whenever its poll times out, so telemetry waits at most that long.
+ */
+#define DEFEND_WAKEUP_BYTES (64 * 1024)
+
+static __always_inline void submit(void *e, int urgent)
+{
+    __u64 flags = BPF_RB_NO_WAKEUP;
+    if (urgent || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= DEFEND_WAKEUP_BYTES)
+        flags = BPF_RB_FORCE_WAKEUP;
+    bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline int urgent(__u32 actions)
+{
+    return (actions & (DEFEND_ACTION_ALERT | DEFEND_ACTION_BLOCK)) != 0;
+}
+
 /* ------------------------------------------------------------------ task snapshot */
 
 static __always_inline __u64 boot_start(struct task_struct *t)

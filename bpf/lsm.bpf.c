@@ -101,7 +101,7 @@ static __always_inline int file_decide(struct file_op *f)
         e->old_path_len = s->path_len[1] & (DEFEND_PATH_MAX - 1);
         bpf_probe_read_kernel(e->old_path, DEFEND_PATH_MAX, s->path[1]);
     }
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return deny ? -EPERM : 0;
 }
 
@@ -151,7 +151,9 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
         .mnt = BPF_CORE_READ(file, f_path.mnt),
         .dentry = BPF_CORE_READ(file, f_path.dentry),
     };
-    if (fflags & O_TRUNC) {
+    /* Up to 6.1 an O_TRUNC open continues into security_path_truncate (handle_truncate); since
+     * 6.2 it goes to the file_truncate hook instead, so there is nothing to de-duplicate. */
+    if ((fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate)) {
         __u64 id = bpf_get_current_pid_tgid();
         bpf_map_update_elem(&trunc_seen, &id, &f.ino, BPF_ANY);
     }
@@ -315,6 +317,11 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
 {
     if (ret)
         return ret;
+    /* out of scope (no policy, host with scope containers, no exec selector): nothing to do */
+    struct verdict probe = {};
+    __u64 m;
+    if (!policy_start(&probe, DEFEND_SECTION_PROCESS, DEFEND_OP_EXEC, bpf_get_current_cgroup_id(), &m))
+        return 0;
     struct scratch *s = get_scratch();
     if (!s)
         return 0;
@@ -351,7 +358,7 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
     bpf_probe_read_kernel(e->cwd, DEFEND_PATH_MAX, s->path[1]);
     e->argc = BPF_CORE_READ(bprm, argc);
     e->args_len = 0; /* the new argv lives in the not-yet-installed mm */
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return -EPERM;
 }
 
@@ -361,6 +368,10 @@ int BPF_PROG(defend_task_alloc, struct task_struct *task, unsigned long clone_fl
     if (ret)
         return ret;
     if (clone_flags & CLONE_THREAD)
+        return 0;
+    struct verdict probe = {};
+    __u64 m;
+    if (!policy_start(&probe, DEFEND_SECTION_PROCESS, DEFEND_OP_FORK, bpf_get_current_cgroup_id(), &m))
         return 0;
     struct scratch *s = get_scratch();
     if (!s)
@@ -379,6 +390,6 @@ int BPF_PROG(defend_task_alloc, struct task_struct *task, unsigned long clone_fl
     fill_header(&e->h, DEFEND_EV_FORK, DEFEND_HOOK_LSM_TASK_ALLOC, &v, DEFEND_OP_FORK);
     e->h.flags |= DEFEND_F_DENIED;
     fill_task(&e->task, cur);
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return -EPERM;
 }

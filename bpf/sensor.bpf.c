@@ -32,7 +32,7 @@ int BPF_PROG(defend_fork, struct task_struct *parent, struct task_struct *child)
     }
     fill_header(&e->h, DEFEND_EV_FORK, DEFEND_HOOK_TP_FORK, &v, DEFEND_OP_FORK);
     fill_task(&e->task, child);
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return 0;
 }
 
@@ -89,7 +89,7 @@ int BPF_PROG(defend_exec, struct task_struct *task, pid_t old_pid, struct linux_
     bpf_probe_read_kernel(e->cwd, DEFEND_PATH_MAX, s->path[1]);
     e->argc = BPF_CORE_READ(bprm, argc);
     read_args(e, task);
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return 0;
 }
 
@@ -123,7 +123,7 @@ int BPF_PROG(defend_exit, struct task_struct *task)
     else
         e->exit_code = BPF_CORE_READ(task, exit_code);
     e->pad = 0;
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return 0;
 }
 
@@ -150,7 +150,7 @@ int defend_setsid(struct trace_event_raw_sys_exit *ctx)
         v.flags |= DEFEND_F_IN_CONTAINER;
     fill_header(&e->h, DEFEND_EV_SETSID, DEFEND_HOOK_TP_SETSID, &v, DEFEND_OP_NONE);
     fill_task(&e->task, task);
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return 0;
 }
 
@@ -172,7 +172,7 @@ static __always_inline int cgroup_event(struct cgroup *cgrp, const char *path, _
     e->path_len = n > 0 ? n - 1 : 0;
     if (n == DEFEND_PATH_MAX)
         e->h.flags |= DEFEND_F_PATH_TRUNCATED;
-    bpf_ringbuf_submit(e, 0);
+    submit(e, urgent(e->h.actions));
     return 0;
 }
 

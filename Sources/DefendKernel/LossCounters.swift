@@ -8,10 +8,13 @@ public struct LossCounters: Sendable, Hashable {
     public var reserveFailures: [EventType: UInt64]
     /// Records rejected by `RecordDecoder` (short, unknown type, bad lengths).
     public var decodeErrors: UInt64
+    /// Events dropped because the consumer of `Sensor.events()` fell behind its bounded buffer.
+    public var streamDrops: UInt64
 
-    public init(reserveFailures: [EventType: UInt64] = [:], decodeErrors: UInt64 = 0) {
+    public init(reserveFailures: [EventType: UInt64] = [:], decodeErrors: UInt64 = 0, streamDrops: UInt64 = 0) {
         self.reserveFailures = reserveFailures
         self.decodeErrors = decodeErrors
+        self.streamDrops = streamDrops
     }
 
     public var totalReserveFailures: UInt64 { reserveFailures.values.reduce(0, &+) }

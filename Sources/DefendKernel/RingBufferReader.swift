@@ -43,7 +43,12 @@ final class RingBufferReader: @unchecked Sendable {
             return withoutActuallyEscaping(handler) { h in
                 self.handler = h
                 defer { self.handler = nil }
-                return ring_buffer__poll(rb, timeoutMs)
+                // Records are submitted mostly without wakeups (see submit() in defend_common.h):
+                // after the wait, drain whatever is pending.
+                let woke = ring_buffer__poll(rb, timeoutMs)
+                if woke < 0 { return woke }
+                let drained = ring_buffer__consume(rb)
+                return drained < 0 ? drained : woke + drained
             }
         }
         if result == -EINTR { return 0 }

@@ -17,9 +17,10 @@ public struct ContainerMasks: Sendable, Hashable {
 /// Policy model (kept in process, mirrored in the maps):
 ///   - `policy[g]`, `policy_paths` keys with generation g and `containers[cg].mask[g]` form
 ///     generation g; `policy_state.active` names the generation in force.
-///   - `apply` writes the inactive generation completely (paths, policy value, the new masks of
-///     EVERY known container), flips `active`, then deletes the old generation's paths. A
-///     container never lacks a mask for the generation in force.
+///   - `apply` deletes what is left of the inactive generation's paths, writes it completely
+///     (paths, policy value, the new masks of EVERY known container), then flips `active`. The
+///     old generation stays intact until the next `apply`, so a program racing the flip decides
+///     on one complete generation. A container never lacks a mask for the generation in force.
 ///   - `setContainer` writes a cgroup's masks into both generations (the inactive one is
 ///     rewritten by the next `apply` anyway), `removeContainer` deletes it.
 public final class Sensor: @unchecked Sendable {
@@ -36,6 +37,7 @@ public final class Sensor: @unchecked Sendable {
     private let reader: RingBufferReader
     private let model = Mutex(PolicyModel())
     private let closed = Atomic<Bool>(false)
+    private let streamDrops = Atomic<UInt64>(0)
 
     struct PolicyModel {
         var active: UInt32 = 0
@@ -51,6 +53,9 @@ public final class Sensor: @unchecked Sendable {
         self.configuration = configuration
         var caps = SensorCapabilities(btf: Probes.hasBTF, ringBuffer: Probes.hasRingBuffer,
                                       lsmListed: Probes.lsmListsBPF)
+        // Both are hard requirements of every program: say so instead of a verifier log.
+        guard caps.btf else { throw .unsupportedKernel("no kernel BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)") }
+        guard caps.ringBuffer else { throw .unsupportedKernel("no BPF ring buffer (Linux 5.8 or later needed)") }
         if !Probes.hasTracefs && configuration.mountTracefsIfMissing {
             caps.mountedTracefs = Probes.mountTracefs()
         }
@@ -146,10 +151,9 @@ public final class Sensor: @unchecked Sendable {
         try checkOpen()
         let result: Result<Void, SensorError> = model.withLock { m in
             do throws(SensorError) {
-                let old = m.active
-                let new = 1 - old
+                let new = 1 - m.active
                 let image = try KernelPolicyImage(tables, generation: new)
-                for key in m.pathKeys[Int(new)] { try pathsMap.delete(key) }  // leftovers of a failed apply
+                for key in m.pathKeys[Int(new)] { try pathsMap.delete(key) }  // the policy before last
                 m.pathKeys[Int(new)] = []
                 for (key, value) in image.paths {
                     try pathsMap.update(key, value)
@@ -170,8 +174,9 @@ public final class Sensor: @unchecked Sendable {
                 try stateMap.update(UInt32(0), defend_policy_state(active: new, pad: 0))
                 m.active = new
                 m.unknownMasks = unknown
-                for key in m.pathKeys[Int(old)] { try? pathsMap.delete(key) }
-                m.pathKeys[Int(old)] = []
+                // The old generation's paths stay until the next apply reuses that generation (and
+                // deletes them first): a program that read `active` just before the flip still
+                // finds a complete old generation.
                 return .success(())
             } catch {
                 return .failure(error)
@@ -229,6 +234,8 @@ public final class Sensor: @unchecked Sendable {
 
     /// Waits up to `timeoutMs` for records and hands each decoded event to `handler` on the
     /// calling thread. Returns the number of records consumed (decode failures included).
+    /// The kernel wakes the reader at once only for alerts/denials (or a 64 KiB backlog); other
+    /// records are drained when the wait ends, so they arrive within `timeoutMs`.
     @discardableResult
     public func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int {
         try checkOpen()
@@ -237,15 +244,19 @@ public final class Sensor: @unchecked Sendable {
 
     /// Events as an async sequence, read by a dedicated thread (polling blocks). Ends when the
     /// consumer stops iterating or the sensor is closed. Use either this or `poll`, not both.
-    public func events(pollTimeoutMs: Int32 = 100) -> AsyncStream<KernelEvent> {
-        AsyncStream(bufferingPolicy: .bufferingOldest(65536)) { continuation in
+    public func events(pollTimeoutMs: Int32 = 100, buffer: Int = 65536) -> AsyncStream<KernelEvent> {
+        AsyncStream(bufferingPolicy: .bufferingOldest(buffer)) { continuation in
             let stop = Atomic<Bool>(false)
             let box = StopBox(stop: stop)
             continuation.onTermination = { _ in box.stop.store(true, ordering: .releasing) }
             PollThread.start { [self] in
                 while !box.stop.load(ordering: .acquiring) {
                     do {
-                        try self.poll(timeoutMs: pollTimeoutMs) { continuation.yield($0) }
+                        try self.poll(timeoutMs: pollTimeoutMs) { event in
+                            if case .dropped = continuation.yield(event) {
+                                self.streamDrops.add(1, ordering: .relaxed)
+                            }
+                        }
                     } catch {
                         break
                     }
@@ -256,7 +267,8 @@ public final class Sensor: @unchecked Sendable {
     }
 
     public func lossCounters() -> LossCounters {
-        var counters = LossCounters(decodeErrors: reader.decodeErrors.load(ordering: .relaxed))
+        var counters = LossCounters(decodeErrors: reader.decodeErrors.load(ordering: .relaxed),
+                                    streamDrops: streamDrops.load(ordering: .relaxed))
         guard !closed.load(ordering: .acquiring) else { return counters }
         for type in LossCounters.EventType.allCases {
             counters.reserveFailures[type] = lossesMap.sumPerCPU(key: type.rawValue)

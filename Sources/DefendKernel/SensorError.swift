@@ -11,6 +11,7 @@ public enum SensorError: Error, Sendable, CustomStringConvertible, Equatable {
     case poll(errno: Int32)
     case policyTooLarge(String)
     case closed
+    case unsupportedKernel(String)
 
     public var description: String {
         switch self {
@@ -34,6 +35,8 @@ public enum SensorError: Error, Sendable, CustomStringConvertible, Equatable {
             return "policy does not fit the kernel tables: \(what)"
         case .closed:
             return "the sensor is closed"
+        case let .unsupportedKernel(what):
+            return "this kernel cannot run the sensor: \(what)"
         }
     }
 }

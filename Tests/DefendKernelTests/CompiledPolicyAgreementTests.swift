@@ -87,4 +87,43 @@ struct CompiledPolicyAgreementTests {
         }
         #expect(forks >= programs.count)
     }
+
+    @Test func interactiveSessionsFromARealPty() throws {
+        guard access("/usr/bin/script", X_OK) == 0 else { return }  // util-linux `script` missing
+        let policy = try PolicyLoader.parse(yaml: """
+            process:
+              selectors:
+                - name: interactive
+                  operation: [exec]
+                  sessionLeaderInteractive: true
+                - name: batch
+                  operation: [exec]
+                  sessionLeaderInteractive: false
+              responses:
+                - match: [interactive]
+                  actions: [alert]
+                - match: [batch]
+                  actions: [log]
+            """).policy
+        let compiled = CompiledPolicy(policy)
+        let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: false))
+        defer { sensor.close() }
+        let cg = try #require(Host.makeCgroup("tty"))
+        defer { Host.removeCgroup(cg.path) }
+        let masks = compiled.containerMasks(for: ContainerContext(id: "tty"))
+        try sensor.apply(compiled.tables, containerMasks: [cg.id: ContainerMasks(file: masks.file, process: masks.process)])
+        // `script` gives its child a new session whose controlling terminal is a pts
+        _ = Host.runShell("echo $$ > \(cg.path)/cgroup.procs; /bin/true batch; /usr/bin/script -qec '/bin/true pty' /dev/null")
+        let events = Host.collect(sensor) { evs in
+            evs.contains { $0.exec?.args == ["/bin/true", "pty"] } && evs.contains { $0.exec?.args == ["/bin/true", "batch"] }
+        }
+        let pty = try #require(events.first { $0.exec?.args == ["/bin/true", "pty"] })
+        let batch = try #require(events.first { $0.exec?.args == ["/bin/true", "batch"] })
+        #expect(pty.exec.map { (136...143).contains($0.task.ttyMajor) } == true)
+        #expect(pty.decision.actions == [.alert])
+        #expect(pty.decision.selectors == 0b01)
+        #expect(batch.exec?.task.ttyMajor == 0)
+        #expect(batch.decision.actions == [.log])
+        #expect(batch.decision.selectors == 0b10)
+    }
 }

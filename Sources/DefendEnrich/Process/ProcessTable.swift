@@ -24,9 +24,10 @@ public final class ProcessTable {
         public var endedGraceNs: UInt64 = 5_000_000_000
         /// Ended entries waiting to be reaped; beyond this the oldest go at once.
         public var maxEnded = 8192
-        /// Total entries; beyond this ended ones are reaped, then the least recently seen live ones
-        /// (they can only be stale: missed exits).
-        public var maxEntries = 1 << 20
+        /// Total entries; beyond this ended ones are reaped, then the least recently updated quarter
+        /// (most likely stale: exits lost with ring-buffer records). ~1.2 KB each. Call
+        /// `sweepVanished()` from a timer to drop stale entries long before this bound.
+        public var maxEntries = 1 << 16
         /// Ancestors walked to find the entry leader.
         public var maxAncestry = 64
         public init() {}
@@ -38,15 +39,11 @@ public final class ProcessTable {
     /// Optional source for pids we never saw (nil: placeholders only).
     public var procReader: ProcReader?
 
-    private var entries: [Int32: Slot] = [:]
+    private var entries: [Int32: ProcessEntry] = [:]
     private var ended = EndedQueue()
     private var sequence: UInt64 = 0
     private let startToleranceNs: UInt64
 
-    private struct Slot {
-        var entry: ProcessEntry
-        var lastSeen: UInt64
-    }
 
     public init(agentID: String, clock: BootClock, limits: Limits = Limits(), procReader: ProcReader? = nil) {
         self.agentID = agentID
@@ -60,7 +57,7 @@ public final class ProcessTable {
     public var count: Int { entries.count }
     public var endedCount: Int { ended.count }
 
-    public func entry(pid: Int32) -> ProcessEntry? { entries[pid]?.entry }
+    public func entry(pid: Int32) -> ProcessEntry? { entries[pid] }
 
     // MARK: seeding
 
@@ -69,7 +66,7 @@ public final class ProcessTable {
         for snap in snapshots where entries[snap.entry.pid] == nil {
             var e = snap.entry
             e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
-            insert(e)
+            store(&e)
         }
     }
 
@@ -95,6 +92,7 @@ public final class ProcessTable {
             if event.decision.denied {
                 var parent = ensure(r.child)
                 parent.hookMask |= hookBit
+                parent.revision = 0
                 return view(of: parent)
             }
             return view(of: fork(r.child, hookBit: hookBit, actions: actions))
@@ -103,7 +101,8 @@ public final class ProcessTable {
             applyExec(r, to: &e)
             e.hookMask |= hookBit
             e.reportedActions.formUnion(actions)
-            if !event.decision.denied { store(e) }
+            if event.decision.denied { e.revision = 0; return view(of: e) }
+            store(&e)
             return view(of: e)
         case .exit(let r):
             var e = ensure(r.task)
@@ -113,14 +112,14 @@ public final class ProcessTable {
                 e.exitCode = r.exitCode
                 ended.push(pid: e.pid, startBootNs: e.startBootNs, endBootNs: e.endBootNs ?? 0)
             }
-            store(e)
+            store(&e)
             let v = view(of: e)
             reap(nowBootNs: event.bootTimeNs)
             return v
         case .setsid(let r):
             var e = ensure(r.task)
             e.hookMask |= hookBit
-            store(e)
+            store(&e)
             return view(of: e)
         case .file(let r):
             return view(of: ensure(r.task))
@@ -131,7 +130,7 @@ public final class ProcessTable {
 
     /// The current view of a pid, nil when unknown.
     public func view(pid: Int32) -> ProcessView? {
-        guard let e = entries[pid]?.entry else { return nil }
+        guard let e = entries[pid] else { return nil }
         return view(of: e)
     }
 
@@ -144,7 +143,7 @@ public final class ProcessTable {
             let expired = oldest.endBootNs &+ limits.endedGraceNs <= nowBootNs
             guard expired || ended.count > limits.maxEnded else { break }
             ended.pop()
-            if let slot = entries[oldest.pid], slot.entry.startBootNs == oldest.startBootNs, slot.entry.hasEnded {
+            if let old = entries[oldest.pid], old.startBootNs == oldest.startBootNs, old.hasEnded {
                 entries[oldest.pid] = nil
             }
         }
@@ -153,8 +152,8 @@ public final class ProcessTable {
     /// Removes live entries whose process no longer exists in procfs (exit records lost). For a timer.
     public func sweepVanished(_ reader: ProcReader = ProcReader()) -> Int {
         var gone: [Int32] = []
-        for (pid, slot) in entries where !slot.entry.hasEnded {
-            if let snap = reader.read(pid: pid), sameStart(snap.entry.startBootNs, slot.entry.startBootNs) { continue }
+        for (pid, e) in entries where !e.hasEnded {
+            if let snap = reader.read(pid: pid), sameStart(snap.entry.startBootNs, e.startBootNs) { continue }
             gone.append(pid)
         }
         for pid in gone { entries[pid] = nil }
@@ -167,12 +166,22 @@ public final class ProcessTable {
         var child: ProcessEntry
         if let parent = liveParent(pid: task.ppid, childStart: task.startBootNs) ?? unknownParent(task) {
             child = parent
-            child.previous = []
+            if !parent.image.previous.isEmpty { child.previous = [] }
         } else {
             child = ProcessEntry(pid: task.pid, name: task.comm, comm: task.comm, origin: .placeholder)
         }
+        // `child` is still a copy of the parent here. The child shares the parent's entry leader unless
+        // the parent is a boundary of the rules (pid 1, runtime, sshd, login): then the walk decides.
+        let inherit = child.leaderPID != 0 && child.pid == task.ppid && child.pid != 1
+            && !Self.isContainerRuntime(child) && child.name != "sshd" && child.comm != "sshd" && !Self.isLogin(child)
+        let (lp, ls, lt) = (child.leaderPID, child.leaderStart, child.leaderType)
         child.pid = task.pid
         child.update(from: task)
+        if inherit {
+            (child.leaderPID, child.leaderStart, child.leaderType) = (lp, ls, lt)
+        } else {
+            child.leaderPID = 0
+        }
         child.startBootNs = task.startBootNs
         child.endBootNs = nil
         child.exitCode = nil
@@ -180,31 +189,38 @@ public final class ProcessTable {
         child.reportedActions = actions
         if child.origin == .procScan { child.origin = .kernel }
         child.entityID = entityID(pid: task.pid, startBootNs: task.startBootNs)
-        store(child)
+        store(&child)
         return child
     }
 
     private func applyExec(_ r: ExecRecord, to e: inout ProcessEntry) {
-        if e.executable != nil || !e.args.isEmpty {
-            e.previous.insert(PreviousImage(executable: e.executable, args: e.args), at: 0)
-            if e.previous.count > limits.previousImages { e.previous.removeLast(e.previous.count - limits.previousImages) }
+        let old = e.image
+        var previous = old.previous
+        if old.executable != nil || !old.args.isEmpty {
+            previous.insert(PreviousImage(executable: old.executable, args: old.args), at: 0)
+            if previous.count > limits.previousImages { previous.removeLast(previous.count - limits.previousImages) }
         }
-        e.executable = r.filename
-        e.name = Self.basename(r.filename)
-        if r.args.count > limits.maxArgs {
-            e.args = Array(r.args.prefix(limits.maxArgs)); e.argsTruncated = true
-        } else {
-            e.args = r.args; e.argsTruncated = r.argsTruncated
-        }
-        e.workingDirectory = r.cwd.isEmpty ? e.workingDirectory : r.cwd
+        let capped = r.args.count > limits.maxArgs
+        // process.name is the task name (comm) the kernel set at exec, which is what `processName`
+        // selectors match: exec of /bin/sh -> dash is named "sh", as the policy sees it.
+        let name = r.task.comm.isEmpty ? Self.basename(r.filename) : r.task.comm
+        e.image = ProcessImage(executable: r.filename, name: name,
+                               args: capped ? Array(r.args.prefix(limits.maxArgs)) : r.args,
+                               argsTruncated: capped || r.argsTruncated,
+                               workingDirectory: r.cwd.isEmpty ? old.workingDirectory : r.cwd,
+                               previous: previous)
         e.origin = .kernel
     }
 
     /// The entry for the record's task, refreshed from it; created when unknown or reused.
     private func ensure(_ task: TaskInfo) -> ProcessEntry {
-        if var e = entries[task.pid]?.entry, sameStart(e.startBootNs, task.startBootNs) {
-            e.update(from: task)
-            if e.startBootNs == 0 { e.startBootNs = task.startBootNs; e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs) }
+        if var e = entries[task.pid], sameStart(e.startBootNs, task.startBootNs) {
+            var changed = e.update(from: task)
+            if e.startBootNs == 0, task.startBootNs != 0 {
+                e.startBootNs = task.startBootNs; e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
+                changed = true
+            }
+            if changed { store(&e) }
             return e
         }
         var e: ProcessEntry
@@ -218,6 +234,7 @@ public final class ProcessTable {
             e.startBootNs = task.startBootNs
         }
         e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
+        store(&e)
         return e
     }
 
@@ -226,12 +243,12 @@ public final class ProcessTable {
               child.parentStartBootNs == 0 || sameStart(snap.entry.startBootNs, child.parentStartBootNs) else { return nil }
         var e = snap.entry
         e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
-        insert(e)
+        store(&e)
         return e
     }
 
     private func liveParent(pid: Int32, childStart: UInt64) -> ProcessEntry? {
-        guard pid > 0, let p = entries[pid]?.entry else { return nil }
+        guard pid > 0, let p = entries[pid] else { return nil }
         // A parent cannot start after its child: otherwise the pid was reused.
         if childStart != 0, p.startBootNs > childStart &+ startToleranceNs { return nil }
         return p
@@ -242,16 +259,11 @@ public final class ProcessTable {
         return (a > b ? a - b : b - a) < startToleranceNs
     }
 
-    private func store(_ e: ProcessEntry) {
-        if let old = entries[e.pid]?.entry, !sameStart(old.startBootNs, e.startBootNs), !old.hasEnded {
-            // pid reuse with the old exit missed: nothing to keep.
-        }
-        insert(e)
-    }
-
-    private func insert(_ e: ProcessEntry) {
+    /// Stores a new version of the entry; its `revision` (also the recency used for eviction) is set.
+    private func store(_ e: inout ProcessEntry) {
         sequence &+= 1
-        entries[e.pid] = Slot(entry: e, lastSeen: sequence)
+        e.revision = sequence
+        entries[e.pid] = e
         if entries.count > limits.maxEntries { shrink() }
     }
 
@@ -260,7 +272,7 @@ public final class ProcessTable {
         reap(nowBootNs: .max)
         guard entries.count > limits.maxEntries else { return }
         let drop = max(1, limits.maxEntries / 4)
-        let victims = entries.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(drop).map(\.key)
+        let victims = entries.sorted { $0.value.revision < $1.value.revision }.prefix(drop).map(\.key)
         for pid in victims { entries[pid] = nil }
     }
 
@@ -274,15 +286,30 @@ public final class ProcessTable {
         let parent = relative(pid: e.ppid, of: e, mustPrecede: true)
         let group = e.pgid == e.pid ? e : relative(pid: e.pgid, of: e, mustPrecede: false)
         let session = e.sid == e.pid ? e : relative(pid: e.sid, of: e, mustPrecede: false)
-        let (leader, type) = entryLeader(of: e, parent: parent)
+        let (leader, type) = cachedEntryLeader(of: e, parent: parent)
         return ProcessView(process: e, parent: parent, groupLeader: group, sessionLeader: session,
                            entryLeader: leader, entryLeaderType: type)
     }
 
     private func relative(pid: Int32, of e: ProcessEntry, mustPrecede: Bool) -> ProcessEntry? {
-        guard pid > 0, pid != e.pid, let r = entries[pid]?.entry else { return nil }
+        guard pid > 0, pid != e.pid, let r = entries[pid] else { return nil }
         if mustPrecede, e.startBootNs != 0, r.startBootNs > e.startBootNs &+ startToleranceNs { return nil }
         return r
+    }
+
+    /// The entry leader from the entry's cache when still valid; otherwise walked and cached.
+    private func cachedEntryLeader(of e: ProcessEntry, parent: ProcessEntry?) -> (ProcessEntry, EntryLeaderType) {
+        if e.leaderPID != 0 {
+            if e.leaderPID == e.pid, e.leaderStart == e.startBootNs { return (e, e.leaderType) }
+            if let l = entries[e.leaderPID], l.startBootNs == e.leaderStart { return (l, e.leaderType) }
+        }
+        let (leader, type) = entryLeader(of: e, parent: parent)
+        if e.revision != 0, entries[e.pid]?.revision == e.revision {
+            entries[e.pid]?.leaderPID = leader.pid
+            entries[e.pid]?.leaderStart = leader.startBootNs
+            entries[e.pid]?.leaderType = type
+        }
+        return (leader, type)
     }
 
     /// Entry leader rules, checked for each process `cur` from the subject up its ancestry, with `p` its parent:
@@ -310,10 +337,11 @@ public final class ProcessTable {
     }
 
     static func isContainerRuntime(_ e: ProcessEntry) -> Bool {
-        for n in [e.name, e.comm] where n.hasPrefix("containerd-shim") || n.hasPrefix("runc") || n == "conmon" {
-            return true
-        }
-        return false
+        isRuntimeName(e.name) || isRuntimeName(e.comm)
+    }
+
+    private static func isRuntimeName(_ n: String) -> Bool {
+        n.hasPrefix("containerd-shim") || n.hasPrefix("runc") || n == "conmon"
     }
 
     static func isLogin(_ e: ProcessEntry) -> Bool {
