@@ -22,6 +22,7 @@ public struct DocumentBuilder {
     private let cloudDefendStatic: [UInt8]
     private let scratch = ByteBuffer(capacity: 64 * 1024)
     private let fragments = FragmentCache()
+    private let templates = EventTemplates()
 
     public init(agent: AgentMetadata, host: HostMetadata, cloud: CloudMetadata?, clock: BootClock,
                 config: DocumentConfig = DocumentConfig(),
@@ -121,21 +122,13 @@ public struct DocumentBuilder {
         // data_stream
         w.rawMembers(alert ? alertStream : (desc.isProcess ? processStream : fileStream))
 
-        // event
-        w.object("event")
-        w.key("action"); w.rawString(desc.action)
-        w.key("category"); w.beginArray(); if desc.isProcess { w.rawString("process") } else { w.rawString("file") }; w.endArray()
-        w.key("created"); w.timestamp(unixNs: created)
-        w.key("dataset")
-        if alert { w.rawString("cloud_defend.alerts") } else if desc.isProcess { w.rawString("cloud_defend.process") } else { w.rawString("cloud_defend.file") }
-        w.key("id"); w.rawString(maxBytes: 36) { ids.write(to: $0) }
-        w.key("kind"); if alert { w.rawString("alert") } else { w.rawString("event") }
-        w.key("module"); w.rawString("cloud_defend")
-        if denied { w.key("outcome"); w.rawString("failure") }
-        w.key("type"); w.beginArray(); w.rawString(desc.type); if denied { w.rawString("denied") }; w.endArray()
-        w.endObject()
-
-        if alert { w.key("message"); w.rawString(denied ? desc.blockedTitle : desc.alertTitle) }
+        // event (+ message): three prebuilt runs around the two per-event values
+        let t = templates.template(desc, alert: alert, denied: denied)
+        w.appendRaw(t.beforeCreated, comma: true)
+        w.timestamp(unixNs: created)
+        w.appendRaw(t.beforeID, comma: false)
+        w.rawString(maxBytes: 36) { ids.write(to: $0) }
+        w.appendRaw(t.rest, comma: false, complete: true)
 
         if let c = container { writeContainer(&w, c) }
 
@@ -285,6 +278,34 @@ public struct DocumentBuilder {
         guard let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")), dot != name.utf8.startIndex else { return nil }
         let ext = name[name.utf8.index(after: dot)...]
         return ext.isEmpty ? nil : String(ext)
+    }
+}
+
+/// The `event` object and `message` of each kind of document, prebuilt on first use and split around
+/// `event.created` and `event.id`: `"event":{"action":..,"category":[..],"created":` | `,"dataset":..,"id":` |
+/// `,"kind":..,"module":..,["outcome":"failure",]"type":[..]}[,"message":..]`.
+final class EventTemplates {
+    struct Template { var beforeCreated: [UInt8]; var beforeID: [UInt8]; var rest: [UInt8] }
+    private var slots: [Template?] = Array(repeating: nil, count: EventDescription.codeCount * 4)
+
+    func template(_ d: EventDescription, alert: Bool, denied: Bool) -> Template {
+        let i = d.code * 4 + (alert ? 2 : 0) + (denied ? 1 : 0)
+        if let t = slots[i] { return t }
+        let t = Self.build(d, alert: alert, denied: denied)
+        slots[i] = t
+        return t
+    }
+
+    private static func build(_ d: EventDescription, alert: Bool, denied: Bool) -> Template {
+        func text(_ s: String) -> [UInt8] { Array(s.utf8) }
+        let category = d.isProcess ? "process" : "file"
+        let dataset = alert ? "cloud_defend.alerts" : d.isProcess ? "cloud_defend.process" : "cloud_defend.file"
+        var rest = ",\"kind\":\"\(alert ? "alert" : "event")\",\"module\":\"cloud_defend\","
+        if denied { rest += "\"outcome\":\"failure\"," }
+        rest += "\"type\":[\"\(d.type)\"\(denied ? ",\"denied\"" : "")]}"
+        if alert { rest += ",\"message\":\"\(denied ? d.blockedTitle : d.alertTitle)\"" }
+        return Template(beforeCreated: text("\"event\":{\"action\":\"\(d.action)\",\"category\":[\"\(category)\"],\"created\":"),
+                        beforeID: text(",\"dataset\":\"\(dataset)\",\"id\":"), rest: text(rest))
     }
 }
 
