@@ -23,6 +23,7 @@ public struct DocumentBuilder {
     private let scratch = ByteBuffer(capacity: 64 * 1024)
     private let fragments = FragmentCache()
     private let templates = EventTemplates()
+    private let hookPoints = HookPointLists()
 
     public init(agent: AgentMetadata, host: HostMetadata, cloud: CloudMetadata?, clock: BootClock,
                 config: DocumentConfig = DocumentConfig(),
@@ -107,14 +108,9 @@ public struct DocumentBuilder {
         if desc.isProcess {
             var mask = p.hookMask
             if event.hook.rawValue < 32 { mask |= 1 << event.hook.rawValue }
-            w.beginArray()
-            while mask != 0 {
-                if let hook = HookPoint(rawValue: UInt32(mask.trailingZeroBitCount)) { w.string(hook.ecsName) }
-                mask &= mask - 1
-            }
-            w.endArray()
+            w.rawValue(hookPoints.list(mask: mask))
         } else {
-            w.string(event.hook.ecsName)
+            w.rawValue(hookPoints.single(event.hook))
         }
         w.key("matched_selectors"); w.stringArray(selectors, maxCount: 64, maxTotalBytes: 64 * 130)
         w.endObject()
@@ -306,6 +302,38 @@ final class EventTemplates {
         if alert { rest += ",\"message\":\"\(denied ? d.blockedTitle : d.alertTitle)\"" }
         return Template(beforeCreated: text("\"event\":{\"action\":\"\(d.action)\",\"category\":[\"\(category)\"],\"created\":"),
                         beforeID: text(",\"dataset\":\"\(dataset)\",\"id\":"), rest: text(rest))
+    }
+}
+
+/// `cloud_defend.hook_point` values as JSON, built once per hook mask (a handful occur) and per hook.
+final class HookPointLists {
+    private var lists: [UInt32: [UInt8]] = [:]
+    private var last: (mask: UInt32, bytes: [UInt8]) = (.max, [])
+    private let singles: [[UInt8]] = (0..<32).map { i in
+        Array("\"\(HookPoint(rawValue: UInt32(i))?.ecsName ?? "none")\"".utf8)
+    }
+
+    func single(_ hook: HookPoint) -> [UInt8] { singles[Int(hook.rawValue & 31)] }
+
+    func list(mask: UInt32) -> [UInt8] {
+        if last.mask == mask { return last.bytes }
+        let bytes: [UInt8]
+        if let cached = lists[mask] {
+            bytes = cached
+        } else {
+            var w = JSONWriter(buffer: ByteBuffer(capacity: 256))
+            w.beginArray()
+            var m = mask
+            while m != 0 {
+                if let hook = HookPoint(rawValue: UInt32(m.trailingZeroBitCount)) { w.string(hook.ecsName) }
+                m &= m - 1
+            }
+            w.endArray()
+            bytes = w.bytes
+            lists[mask] = bytes
+        }
+        last = (mask, bytes)
+        return bytes
     }
 }
 
