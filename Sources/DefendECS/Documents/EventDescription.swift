@@ -38,8 +38,17 @@ struct EventDescription {
     /// modification; open -> creation when it created the file, otherwise `open` (a write-intent open).
     static func fileDescription(hook: HookPoint, operation: PolicyOperation?) -> EventDescription {
         var d = fileDescriptionWithoutCode(hook: hook, operation: operation)
-        let actions: [String] = ["creation", "modification", "deletion", "rename", "link", "open"]
-        let actionIndex = actions.firstIndex(of: d.action.description) ?? 1
+        // index of the action among creation, modification, deletion, rename, link, open
+        let first = d.action.utf8Start.pointee, second = d.action.utf8Start[1]
+        let actionIndex: Int
+        switch (first, second) {
+        case (UInt8(ascii: "c"), _): actionIndex = 0
+        case (UInt8(ascii: "m"), _): actionIndex = 1
+        case (UInt8(ascii: "d"), _): actionIndex = 2
+        case (UInt8(ascii: "r"), _): actionIndex = 3
+        case (UInt8(ascii: "l"), _): actionIndex = 4
+        default: actionIndex = 5
+        }
         let op = operation ?? .modifyFile
         let opIndex = op.rawValue <= PolicyOperation.deleteFile.rawValue ? Int(op.rawValue) : Int(PolicyOperation.modifyFile.rawValue)
         d.code = 3 + actionIndex * 5 + opIndex
