@@ -72,7 +72,8 @@ public final class Agent {
         }
 
         let processes = ProcessTable(agentID: agentID, clock: clock)
-        let containers = ContainerRegistry(cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup")
+        let containers = ContainerRegistry(locator: .withContainerdStates(configuration.containerdStateDirectories),
+                                           cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup")
         let documents = DocumentBuilder(
             agent: AgentMetadata(id: agentID, version: defendVersion), host: host, cloud: cloud, clock: clock,
             config: DocumentConfig(namespace: configuration.dataStreamNamespace,

@@ -43,6 +43,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds between statistics lines on stderr (0: only at exit).")
     var statsInterval: Int = 60
 
+    @Option(name: .long, help: ArgumentHelp(
+        "State directory of a containerd besides /run/containerd (its `state` setting); repeatable.",
+        discussion: "Container bundles (config.json with image and pod annotations) are read from <DIR>/io.containerd.runtime.v2.task."))
+    var containerdState: [String] = []
+
     @Flag(name: .long, help: "Do not probe cloud instance metadata.")
     var noCloudMetadata = false
 
@@ -68,6 +73,7 @@ struct RunCommand: ParsableCommand {
         config.ringBufferBytes = ringBufferMib << 20
         config.statisticsInterval = statsInterval
         config.cloudMetadata = !noCloudMetadata
+        config.containerdStateDirectories = containerdState
         let agent: Agent
         do {
             agent = try Agent(configuration: config)

@@ -36,6 +36,20 @@ public struct BundleLocator: Sendable, Hashable {
         "/run/k3s/containerd/io.containerd.runtime.v2.task",
     ]
 
+    /// containerd keeps each running task's bundle under `<state>/io.containerd.runtime.v2.task`.
+    public static func containerdTaskRoot(stateDirectory: String) -> String {
+        var state = Substring(stateDirectory)
+        while state.count > 1, state.hasSuffix("/") { state = state.dropLast() }
+        return state + "/io.containerd.runtime.v2.task"
+    }
+
+    /// The default roots plus those of extra containerd state directories (a containerd started with
+    /// its own `state = ...`), searched first so a private runtime wins over a same-named default one.
+    public static func withContainerdStates(_ states: [String]) -> BundleLocator {
+        let extra = states.map(containerdTaskRoot(stateDirectory:))
+        return BundleLocator(containerdRoots: extra + defaultContainerdRoots.filter { !extra.contains($0) })
+    }
+
     public init(containerdRoots: [String] = BundleLocator.defaultContainerdRoots,
                 crioRoots: [String] = ["/run/containers/storage/overlay-containers"],
                 dockerRoots: [String] = ["/var/lib/docker/containers"]) {
