@@ -160,7 +160,7 @@ public final class Agent {
         let s = pipeline.statistics
         let loss = sensor.lossCounters()
         let out = sink.statistics
-        var line = "records=\(s.records) documents=\(s.documents) alerts=\(s.alerts) denied=\(s.denied)"
+        var line = "records=\(s.records) documents=\(s.documents) alerts=\(s.alerts) denied=\(s.denied) redecided=\(s.redecided)"
         line += " processes=\(pipeline.processes.count) containers=\(containerCgroups.count)"
         line += " kernel_lost=\(loss.totalReserveFailures) decode_errors=\(loss.decodeErrors)"
         line += " output_written=\(out.documentsWritten) output_dropped=\(out.documentsDropped)"
