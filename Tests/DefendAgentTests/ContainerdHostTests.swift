@@ -7,7 +7,7 @@ import Testing
 ///
 /// Containers: `before` (Kubernetes-shaped cgroup, CRI-like annotations) exists before the agent starts and
 /// gets a `ctr task exec`; `kube` (Kubernetes-shaped, annotated) and `plain` (containerd's default
-/// `/<namespace>/<id>` cgroup, no annotations) start while the agent runs. A host shell runs the same
+/// `/<namespace>/<id>` cgroup, no annotations: image from containerd's meta.db) start while the agent runs. A host shell runs the same
 /// commands and must produce nothing.
 @Suite(.serialized) struct ContainerdHostTests {
     static let image = "docker.io/library/busybox-defend:1.0"
@@ -144,15 +144,17 @@ import Testing
         checker.expectDescribed(beforeCat, id: before, pod: "defend-before", namespace: "defend-ns")
         checker.expectAlert(container: before, args: ["/bin/cat", "/etc/hostname"])
 
-        // plain: containerd's default /<namespace>/<id> cgroup, no annotations: the id is known. The image
-        // is only in containerd's metadata database (not read), so no image, no pod, and the image
-        // selector cannot match.
+        // plain: containerd's default /<namespace>/<id> cgroup, no annotations: the image comes from
+        // containerd's metadata database (meta.db), there is no pod.
         let plainShell = try #require(checker.exec(container: plain, args: ["/bin/sh", "-c", Self.containerWorkload]),
                                       "no exec document for plain's shell in \(out)")
+        let plainImage = Documents.object(Documents.object(plainShell, "container"), "image")
+        #expect(plainImage["name"] as? String == "busybox-defend")
+        #expect(plainImage["tag"] as? String == "1.0")
         #expect(Documents.object(plainShell, "orchestrator").isEmpty)
         #expect(Documents.object(Documents.object(Documents.process(plainShell), "entry_leader"), "entry_meta")["type"] as? String == "container")
         #expect(checker.exec(container: plain, args: ["/bin/cat", "/etc/hostname"]) != nil)
-        #expect(!checker.alerted(container: plain, args: ["/bin/cat", "/etc/hostname"]))
+        checker.expectAlert(container: plain, args: ["/bin/cat", "/etc/hostname"])
     }
 }
 
