@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .executable(name: "defend", targets: ["defend"]),
         .library(name: "DefendPolicy", targets: ["DefendPolicy"]),
+        // For Benchmarks/Enrich (enrichment + ECS throughput and memory).
+        .library(name: "DefendEnrich", targets: ["DefendEnrich", "DefendECS", "DefendEvents"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),

@@ -48,6 +48,9 @@ struct RunCommand: ParsableCommand {
         discussion: "Container bundles (config.json with image and pod annotations) are read from <DIR>/io.containerd.runtime.v2.task."))
     var containerdState: [String] = []
 
+    @Option(name: .long, help: "Seconds between heartbeat documents (metrics-cloud_defend.heartbeat-*; 0: none).")
+    var heartbeatInterval: Int = 1800
+
     @Flag(name: .long, help: "Do not probe cloud instance metadata.")
     var noCloudMetadata = false
 
@@ -74,6 +77,7 @@ struct RunCommand: ParsableCommand {
         config.statisticsInterval = statsInterval
         config.cloudMetadata = !noCloudMetadata
         config.containerdStateDirectories = containerdState
+        config.heartbeatInterval = max(0, heartbeatInterval)
         let agent: Agent
         do {
             agent = try Agent(configuration: config)

@@ -40,6 +40,7 @@ private let policy = """
         config.stateDirectory = dir + "/state"
         config.cloudMetadata = false
         config.containerdStateDirectories = [dir + "/ctr-state"]
+        config.heartbeatInterval = 0  // only event documents in the sink
         let sensor = FakeSensor()
         let sink = MemorySink()
         let agent = try Agent(configuration: config, makeSensor: { _ in sensor }, sink: sink)

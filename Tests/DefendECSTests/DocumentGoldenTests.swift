@@ -42,9 +42,9 @@ private struct Scenario {
                                   nowUnixNs: { bootEpoch + 300 * 1_000_000_000 }, idGenerator: EventIDGenerator(seed: 1))
         let shim = task(900, ppid: 1, start: 100 * sec, comm: "containerd-shim")
         table.apply(KernelEvent(record: .fork(ForkRecord(child: shim)), hook: .sched_process_fork, bootTimeNs: 100 * sec))
-        table.apply(KernelEvent(record: .exec(ExecRecord(task: shim, filename: "/usr/bin/containerd-shim-runc-v2", cwd: "/", args: ["containerd-shim-runc-v2"])), hook: .sched_process_exec, bootTimeNs: 100 * sec))
+        table.apply(KernelEvent(record: .exec(ExecRecord(task: shim.execing("/usr/bin/containerd-shim-runc-v2"), filename: "/usr/bin/containerd-shim-runc-v2", cwd: "/", args: ["containerd-shim-runc-v2"])), hook: .sched_process_exec, bootTimeNs: 100 * sec))
         table.apply(KernelEvent(record: .fork(ForkRecord(child: bash)), hook: .sched_process_fork, bootTimeNs: 200 * sec))
-        table.apply(KernelEvent(record: .exec(ExecRecord(task: bash, filename: "/bin/bash", cwd: "/usr/share/elastic-agent", args: ["bash"])), hook: .sched_process_exec, bootTimeNs: 200 * sec))
+        table.apply(KernelEvent(record: .exec(ExecRecord(task: bash.execing("/bin/bash"), filename: "/bin/bash", cwd: "/usr/share/elastic-agent", args: ["bash"])), hook: .sched_process_exec, bootTimeNs: 200 * sec))
     }
 
     mutating func documents(_ event: KernelEvent, selectors: [String] = ["sel"], container: ContainerContext?? = nil) throws -> [[String: Any]] {
@@ -186,7 +186,7 @@ private func entity(_ pid: Int32, _ startSec: Int64) -> String {
     @Test func execWithLogAndAlertWritesTwoDocuments() throws {
         var s = Scenario()
         _ = try s.documents(KernelEvent(record: .fork(ForkRecord(child: s.ls)), hook: .sched_process_fork, bootTimeNs: s.ls.startBootNs))
-        let exec = ExecRecord(task: s.ls, filename: "/usr/bin/ls", cwd: "/usr/share/elastic-agent", args: ["ls", "--color=auto"])
+        let exec = ExecRecord(task: s.ls.execing("/usr/bin/ls"), filename: "/usr/bin/ls", cwd: "/usr/share/elastic-agent", args: ["ls", "--color=auto"])
         let docs = try s.documents(KernelEvent(record: .exec(exec), hook: .sched_process_exec,
                                                decision: Decision(operation: .exec, actions: [.log, .alert]),
                                                bootTimeNs: s.ls.startBootNs + 1_000_000))
@@ -241,7 +241,7 @@ private func entity(_ pid: Int32, _ startSec: Int64) -> String {
 
     @Test func deniedExecIsABlockedAlert() throws {
         var s = Scenario()
-        let exec = ExecRecord(task: s.bash, filename: "/tmp/xmrig", cwd: "/tmp", args: ["./xmrig"])
+        let exec = ExecRecord(task: s.bash.execing("/tmp/xmrig"), filename: "/tmp/xmrig", cwd: "/tmp", args: ["./xmrig"])
         let docs = try s.documents(KernelEvent(record: .exec(exec), hook: .bprm_check_security,
                                                decision: Decision(operation: .exec, actions: [.alert, .block], denied: true),
                                                bootTimeNs: 250 * sec))
@@ -340,7 +340,7 @@ private func entity(_ pid: Int32, _ startSec: Int64) -> String {
         var s = Scenario()
         let huge = String(repeating: "A", count: 1 << 20)
         let evil = "\"}\\\n\u{0}\u{1b}[31m" + String(decoding: [0xff, 0xfe], as: UTF8.self)
-        let exec = ExecRecord(task: s.bash, filename: "/bin/\(evil)", cwd: "/\(evil)", args: [evil, huge, huge])
+        let exec = ExecRecord(task: s.bash.execing("/bin/\(evil)"), filename: "/bin/\(evil)", cwd: "/\(evil)", args: [evil, huge, huge])
         let docs = try s.documents(KernelEvent(record: .exec(exec), hook: .sched_process_exec,
                                                decision: Decision(operation: .exec, actions: .log), bootTimeNs: 250 * sec))
         let d = try #require(docs.first)
@@ -348,5 +348,45 @@ private func entity(_ pid: Int32, _ startSec: Int64) -> String {
         let args = try #require(strs(d, "process.args"))
         #expect(args.first == evil)
         #expect(args.reduce(0) { $0 + $1.utf8.count } <= DocumentConfig().maxArgsBytes)
+    }
+}
+
+@Suite struct ZeroCopyOutputTests {
+    @Test func withDocumentsYieldsTheSameLinesAsWrite() throws {
+        let agent = AgentMetadata(id: "a", version: "1")
+        let clock = BootClock(bootEpochNs: 0)
+        var a = DocumentBuilder(agent: agent, host: HostMetadata(), cloud: nil, clock: clock,
+                                nowUnixNs: { 5 }, idGenerator: EventIDGenerator(seed: 3))
+        var b = DocumentBuilder(agent: agent, host: HostMetadata(), cloud: nil, clock: clock,
+                                nowUnixNs: { 5 }, idGenerator: EventIDGenerator(seed: 3))
+        let t = TaskInfo(pid: 9, startBootNs: 1, comm: "x")
+        let event = KernelEvent(record: .file(FileRecord(task: t, path: "/etc/shadow")), hook: .file_open,
+                                decision: Decision(operation: .modifyFile, actions: [.log, .alert]), bootTimeNs: 2)
+        let view = ProcessView(process: ProcessEntry(pid: 9, name: "x", entityID: "e"))
+        var copied: [UInt8] = [1, 2]
+        #expect(a.write(event: event, process: view, container: nil, matchedSelectors: ["s"], into: &copied) == 2)
+        var inPlace: [UInt8] = []
+        var calls = 0
+        let n = b.withDocuments(event: event, process: view, container: nil, matchedSelectors: ["s"]) { bytes, count in
+            inPlace = Array(bytes); calls += 1
+            #expect(count == 2)
+        }
+        #expect(n == 2 && calls == 1)
+        #expect(Array(copied.dropFirst(2)) == inPlace)   // write appends after existing bytes
+        #expect(inPlace.filter { $0 == 0x0a }.count == 2)
+        let none = b.withDocuments(event: KernelEvent(record: .setsid(SetsidRecord(task: t)), hook: .sys_exit_setsid, bootTimeNs: 3),
+                                   process: view, container: nil, matchedSelectors: []) { _, _ in calls += 1 }
+        #expect(none == 0 && calls == 1)
+    }
+}
+
+extension TaskInfo {
+    /// The task as the exec tracepoint reports it: the kernel has already renamed it (comm) after the
+    /// new executable's basename, truncated to 15 bytes.
+    func execing(_ path: String) -> TaskInfo {
+        var t = self
+        let base = path.split(separator: "/").last.map(String.init) ?? ""
+        t.comm = String(decoding: Array(base.utf8.prefix(15)), as: UTF8.self)
+        return t
     }
 }

@@ -89,6 +89,18 @@ private func parse(_ bytes: [UInt8]) throws -> Any {
         #expect(ISOTime.string(unixNs: 1_679_328_239_520_000_000) == "2023-03-20T16:03:59.520Z")
     }
 
+    @Test func writerTimestampsReuseTheDateOnlyForTheSameDay() throws {
+        let samples: [Int64] = [1_679_328_239_520_000_000, 1_679_328_239_999_000_000, 1_679_356_799_999_000_000,
+                                1_679_356_800_000_000_000, 951_782_400_123_456_789, 1_679_328_239_520_000_000, -1_000_000]
+        var w = JSONWriter()
+        w.beginArray()
+        for ns in samples { w.timestamp(unixNs: ns) }
+        w.endArray()
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(w.bytes)) as? [String])
+        #expect(parsed == samples.map { ISOTime.string(unixNs: $0) })
+        #expect(parsed[2] == "2023-03-20T23:59:59.999Z" && parsed[3] == "2023-03-21T00:00:00.000Z")
+    }
+
     @Test func eventIDsAreVersion4UUIDs() {
         var g = EventIDGenerator(seed: 7)
         var seen = Set<String>()

@@ -65,4 +65,16 @@ import DefendEvents
         #expect(v.process.origin == .procScan)
         #expect(v.process.args == CommandLine.arguments)
     }
+
+    @Test func sweepDropsEntriesWhoseProcessIsGone() throws {
+        let t = ProcessTable(agentID: "a", clock: .system())
+        let me = try #require(ProcReader().read(pid: getpid()))
+        t.seed([me])
+        let ghost = TaskInfo(pid: 3_999_999, ppid: 1, startBootNs: 5, comm: "ghost")
+        t.apply(KernelEvent(record: .fork(ForkRecord(child: ghost)), hook: .sched_process_fork, bootTimeNs: 5))
+        #expect(t.count == 2)
+        #expect(t.sweepVanished() == 1)
+        #expect(t.entry(pid: 3_999_999) == nil)
+        #expect(t.entry(pid: getpid()) != nil)
+    }
 }

@@ -18,7 +18,10 @@ enum Ev {
     }
     static func exec(_ t: TaskInfo, _ file: String, _ args: [String], cwd: String = "/", at: UInt64? = nil,
                      actions: ActionSet = [], denied: Bool = false) -> KernelEvent {
-        KernelEvent(record: .exec(ExecRecord(task: t, filename: file, cwd: cwd, args: args)), hook: .sched_process_exec,
+        // The exec tracepoint reports the task already renamed after the new executable (comm).
+        var t = t
+        t.comm = String(decoding: Array((file.split(separator: "/").last.map(String.init) ?? "").utf8.prefix(15)), as: UTF8.self)
+        return KernelEvent(record: .exec(ExecRecord(task: t, filename: file, cwd: cwd, args: args)), hook: .sched_process_exec,
                     decision: Decision(operation: .exec, actions: actions, denied: denied), bootTimeNs: at ?? t.startBootNs + 1000)
     }
     static func exit(_ t: TaskInfo, status: Int32 = 0, at: UInt64) -> KernelEvent {
@@ -66,6 +69,19 @@ func seedShell(_ t: ProcessTable) -> (TaskInfo, TaskInfo) {
         #expect(v.process.interactive)
         #expect(v.entryLeader?.pid == 100)
         #expect(v.entryLeaderType == .`init`)
+    }
+
+    @Test func processNameIsTheTaskNameThePolicyMatches() throws {
+        let t = makeTable()
+        _ = seedShell(t)
+        let c = Ev.task(301, ppid: 100, start: 31 * Ev.sec, sid: 100, comm: "sh")
+        t.apply(Ev.fork(c))
+        // /bin/sh -> /usr/bin/dash: the kernel names the task "sh" (what `processName: [sh]` matches).
+        let exec = ExecRecord(task: c, filename: "/usr/bin/dash", cwd: "/", args: ["sh", "-c", "true"])
+        let v = try #require(t.apply(KernelEvent(record: .exec(exec), hook: .sched_process_exec,
+                                                 decision: Decision(operation: .exec), bootTimeNs: 32 * Ev.sec)))
+        #expect(v.process.executable == "/usr/bin/dash")
+        #expect(v.process.name == "sh")
     }
 
     @Test func execReplacesImageAndKeepsBoundedPrevious() throws {

@@ -7,6 +7,8 @@ measure() {  # CONFIG ROUND
         echo "config=$1 round=$2 kind=$kind $r" >>/out/bench.txt
     done
 }
+# Warm-up (discarded): the first run of each loop pays for QEMU translating the code it executes.
+measure warmup 0
 round=1
 while [ $round -le "$ROUNDS" ]; do
     measure none $round

@@ -20,6 +20,8 @@ public struct DocumentBuilder {
     private let fileStream: [UInt8]
     private let alertStream: [UInt8]
     private let cloudDefendStatic: [UInt8]
+    private let scratch = ByteBuffer(capacity: 64 * 1024)
+    private let fragments = FragmentCache()
 
     public init(agent: AgentMetadata, host: HostMetadata, cloud: CloudMetadata?, clock: BootClock,
                 config: DocumentConfig = DocumentConfig(),
@@ -47,6 +49,25 @@ public struct DocumentBuilder {
     @discardableResult
     public mutating func write(event: KernelEvent, process: ProcessView?, container: ContainerContext?,
                                matchedSelectors: [String], into buffer: inout [UInt8]) -> Int {
+        let n = render(event: event, process: process, container: container, matchedSelectors: matchedSelectors)
+        if n > 0 { scratch.copy(into: &buffer) }
+        return n
+    }
+
+    /// Like `write(into:)` without the copy: `body` receives the NDJSON lines (valid only during the
+    /// call) and how many documents they are; not called when the event yields no document.
+    /// Returns the number of documents.
+    @discardableResult
+    public mutating func withDocuments(event: KernelEvent, process: ProcessView?, container: ContainerContext?,
+                                       matchedSelectors: [String],
+                                       _ body: (UnsafeRawBufferPointer, Int) -> Void) -> Int {
+        let n = render(event: event, process: process, container: container, matchedSelectors: matchedSelectors)
+        if n > 0 { body(UnsafeRawBufferPointer(start: scratch.state.pointee.base, count: scratch.count), n) }
+        return n
+    }
+
+    private mutating func render(event: KernelEvent, process: ProcessView?, container: ContainerContext?,
+                                 matchedSelectors: [String]) -> Int {
         guard let view = process, let desc = EventDescription.describe(event) else { return 0 }
         var actions = event.decision.actions
         if case .exit = event.record, view.process.reportedActions.contains(.log) { actions.insert(.log) }
@@ -55,9 +76,8 @@ public struct DocumentBuilder {
         let wantsAlert = actions.contains(.alert) || actions.contains(.block) || denied
         guard wantsLog || wantsAlert else { return 0 }
 
-        var w = JSONWriter(maxStringBytes: config.maxStringBytes)
-        swap(&w.bytes, &buffer)
-        defer { swap(&w.bytes, &buffer) }
+        scratch.removeAll()
+        var w = JSONWriter(buffer: scratch, maxStringBytes: config.maxStringBytes)
         let created = nowUnixNs()
         var n = 0
         if wantsLog {
@@ -108,7 +128,7 @@ public struct DocumentBuilder {
         w.key("created"); w.timestamp(unixNs: created)
         w.key("dataset")
         if alert { w.rawString("cloud_defend.alerts") } else if desc.isProcess { w.rawString("cloud_defend.process") } else { w.rawString("cloud_defend.file") }
-        w.key("id"); w.beginQuotedRaw(); ids.append(to: &w.bytes); w.endQuotedRaw()
+        w.key("id"); w.rawString(maxBytes: 36) { ids.write(to: $0) }
         w.key("kind"); if alert { w.rawString("alert") } else { w.rawString("event") }
         w.key("module"); w.rawString("cloud_defend")
         if denied { w.key("outcome"); w.rawString("failure") }
@@ -138,7 +158,7 @@ public struct DocumentBuilder {
         w.object("group"); w.key("id"); w.decimalString(UInt64(p.egid)); w.endObject()
         var isEnd = false
         if case .exit = event.record { isEnd = true }
-        writeProcess(&w, view, isEnd: isEnd)
+        writeProcess(&w, view, p, isEnd: isEnd)
         w.object("user"); w.key("id"); w.decimalString(UInt64(p.euid)); w.endObject()
         w.endObject()
         w.newline()
@@ -181,21 +201,18 @@ public struct DocumentBuilder {
         w.endObject()
     }
 
-    private func writeProcess(_ w: inout JSONWriter, _ view: ProcessView, isEnd: Bool) {
-        let p = view.process
+    private func writeProcess(_ w: inout JSONWriter, _ view: ProcessView, _ p: ProcessEntry, isEnd: Bool) {
         w.object("process")
-        w.key("args"); w.stringArray(p.args, maxCount: config.maxArgs, maxTotalBytes: config.maxArgsBytes)
+        // the subject changes with every event: written in place (not cached); a relative that is the
+        // subject itself (group leader, session leader...) copies these bytes
+        let subjectStart = w.buffer.count
+        writeFragment(&w, p)
+        let subject = subjectStart..<w.buffer.count
         if isEnd, let end = p.endBootNs { w.key("end"); w.timestamp(unixNs: clock.unixNs(bootNs: end)) }
-        w.key("entity_id"); w.string(p.entityID)
-        if let rel = view.entryLeader { relative(&w, "entry_leader", rel, view, entryType: view.entryLeaderType ?? .unknown) }
-        if let v = p.executable { w.key("executable"); w.string(v) }
+        if let rel = view.entryLeader { relative(&w, "entry_leader", rel, p, subject, entryType: view.entryLeaderType ?? .unknown) }
         if isEnd, let code = p.exitCode { w.key("exit_code"); w.int(Int64(code)) }
-        w.object("group"); w.key("id"); w.decimalString(UInt64(p.egid)); w.endObject()
-        if let rel = view.groupLeader { relative(&w, "group_leader", rel, view, entryType: nil) }
-        w.key("interactive"); w.bool(p.interactive)
-        w.key("name"); w.string(p.name)
-        if let rel = view.parent { relative(&w, "parent", rel, view, entryType: nil) }
-        w.key("pid"); w.int(Int64(p.pid))
+        if let rel = view.groupLeader { relative(&w, "group_leader", rel, p, subject, entryType: nil) }
+        if let rel = view.parent { relative(&w, "parent", rel, p, subject, entryType: nil) }
         if !p.previous.isEmpty {
             w.array("previous")
             for img in p.previous {
@@ -206,34 +223,56 @@ public struct DocumentBuilder {
             }
             w.endArray()
         }
-        if let rel = view.sessionLeader { relative(&w, "session_leader", rel, view, entryType: nil) }
-        if p.startBootNs != 0 { w.key("start"); w.timestamp(unixNs: clock.unixNs(bootNs: p.startBootNs)) }
+        if let rel = view.sessionLeader { relative(&w, "session_leader", rel, p, subject, entryType: nil) }
         if p.ttyMajor != 0 {
             w.object("tty"); w.object("char_device")
             w.key("major"); w.int(Int64(p.ttyMajor)); w.key("minor"); w.int(Int64(p.ttyMinor))
             w.endObject(); w.endObject()
         }
-        w.object("user"); w.key("id"); w.decimalString(UInt64(p.euid)); w.endObject()
-        if let v = p.workingDirectory { w.key("working_directory"); w.string(v) }
         w.endObject()
     }
 
-    private func relative(_ w: inout JSONWriter, _ key: StaticString, _ r: ProcessEntry, _ view: ProcessView,
-                          entryType: EntryLeaderType?) {
+    private func relative(_ w: inout JSONWriter, _ key: StaticString, _ r: ProcessEntry, _ p: ProcessEntry,
+                          _ subject: Range<Int>, entryType: EntryLeaderType?) {
         w.object(key)
-        w.key("args"); w.stringArray(r.args, maxCount: config.maxArgs, maxTotalBytes: config.maxArgsBytes)
-        w.key("entity_id"); w.string(r.entityID)
+        let same = r.pid == p.pid && r.startBootNs == p.startBootNs
+        if same, r.revision == p.revision {
+            w.copyWithin(subject)
+        } else {
+            w.rawMembers(fragment(r))
+        }
         if let t = entryType { w.object("entry_meta"); w.key("type"); w.string(t.rawValue); w.endObject() }
-        if let v = r.executable { w.key("executable"); w.string(v) }
-        w.object("group"); w.key("id"); w.decimalString(UInt64(r.egid)); w.endObject()
-        w.key("interactive"); w.bool(r.interactive)
-        w.key("name"); w.string(r.name)
-        w.key("pid"); w.int(Int64(r.pid))
-        w.key("same_as_process"); w.bool(view.isSameAsProcess(r))
-        if r.startBootNs != 0 { w.key("start"); w.timestamp(unixNs: clock.unixNs(bootNs: r.startBootNs)) }
-        w.object("user"); w.key("id"); w.decimalString(UInt64(r.euid)); w.endObject()
-        if let v = r.workingDirectory { w.key("working_directory"); w.string(v) }
+        w.key("same_as_process"); w.bool(same)
         w.endObject()
+    }
+
+    /// The members every process object shares (args, entity_id, executable, group.id, interactive, name,
+    /// pid, start, user.id, working_directory), serialised once per process revision: relatives repeat
+    /// in document after document, so they are copied rather than re-escaped.
+    private func fragment(_ e: ProcessEntry) -> [UInt8] {
+        if e.revision != 0, let cached = fragments.lookup(pid: e.pid, start: e.startBootNs, revision: e.revision) {
+            return cached
+        }
+        let buf = fragments.scratch
+        buf.removeAll()
+        var w = JSONWriter(buffer: buf, maxStringBytes: config.maxStringBytes)
+        writeFragment(&w, e)
+        let bytes = buf.bytes
+        if e.revision != 0 { fragments.store(pid: e.pid, start: e.startBootNs, revision: e.revision, bytes: bytes) }
+        return bytes
+    }
+
+    private func writeFragment(_ w: inout JSONWriter, _ e: ProcessEntry) {
+        w.key("args"); w.stringArray(e.args, maxCount: config.maxArgs, maxTotalBytes: config.maxArgsBytes)
+        w.key("entity_id"); w.string(e.entityID)
+        if let v = e.executable { w.key("executable"); w.string(v) }
+        w.object("group"); w.key("id"); w.decimalString(UInt64(e.egid)); w.endObject()
+        w.key("interactive"); w.bool(e.interactive)
+        w.key("name"); w.string(e.name)
+        w.key("pid"); w.int(Int64(e.pid))
+        if e.startBootNs != 0 { w.key("start"); w.timestamp(unixNs: clock.unixNs(bootNs: e.startBootNs)) }
+        w.object("user"); w.key("id"); w.decimalString(UInt64(e.euid)); w.endObject()
+        if let v = e.workingDirectory { w.key("working_directory"); w.string(v) }
     }
 
     static func basename(_ path: String) -> String {
@@ -249,8 +288,20 @@ public struct DocumentBuilder {
     }
 }
 
-extension JSONWriter {
-    /// Opens a string whose bytes the caller appends directly (known to need no escaping).
-    mutating func beginQuotedRaw() { rawMembers([0x22]) }
-    mutating func endQuotedRaw() { bytes.append(0x22) }
+/// Serialised process fragments by pid, valid for one (start, revision); bounded by clearing.
+final class FragmentCache {
+    private struct Entry { var start: UInt64; var revision: UInt64; var bytes: [UInt8] }
+    private var entries: [Int32: Entry] = [:]
+    let scratch = ByteBuffer(capacity: 16 * 1024)
+    var limit = 16_384
+
+    func lookup(pid: Int32, start: UInt64, revision: UInt64) -> [UInt8]? {
+        guard let e = entries[pid], e.start == start, e.revision == revision else { return nil }
+        return e.bytes
+    }
+
+    func store(pid: Int32, start: UInt64, revision: UInt64, bytes: [UInt8]) {
+        if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
+        entries[pid] = Entry(start: start, revision: revision, bytes: bytes)
+    }
 }

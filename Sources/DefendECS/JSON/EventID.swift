@@ -31,20 +31,31 @@ public struct EventIDGenerator {
         return result
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    private static let hex: StaticString = "0123456789abcdef"
 
-    /// Appends a lowercase 8-4-4-4-12 UUID v4 (no quotes).
-    public mutating func append(to out: inout [UInt8]) {
-        let hi = (next() & ~0xf000) | 0x4000                        // version 4 in bits 12-15
+    /// Writes a lowercase 8-4-4-4-12 UUID v4 (36 bytes, no quotes) at `p`; returns 36.
+    @inline(__always)
+    public mutating func write(to p: UnsafeMutablePointer<UInt8>) -> Int {
+        let hi = (next() & ~0xf000) | 0x4000                              // version 4 in bits 12-15
         let lo = (next() & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000 // variant 10
+        let h = Self.hex.utf8Start
+        var o = 0
         for i in 0..<16 {
-            if i == 8 || i == 12 { out.append(0x2d) }
-            out.append(Self.hex[Int(hi >> UInt64(60 - i * 4) & 15)])
+            if i == 8 || i == 12 { p[o] = 0x2d; o += 1 }
+            p[o] = h[Int(hi >> UInt64(60 - i * 4) & 15)]; o += 1
         }
         for i in 0..<16 {
-            if i == 0 || i == 4 { out.append(0x2d) }
-            out.append(Self.hex[Int(lo >> UInt64(60 - i * 4) & 15)])
+            if i == 0 || i == 4 { p[o] = 0x2d; o += 1 }
+            p[o] = h[Int(lo >> UInt64(60 - i * 4) & 15)]; o += 1
         }
+        return o
+    }
+
+    /// Appends a UUID (no quotes).
+    public mutating func append(to out: inout [UInt8]) {
+        var tmp = [UInt8](repeating: 0, count: 36)
+        let n = tmp.withUnsafeMutableBufferPointer { write(to: $0.baseAddress!) }
+        out.append(contentsOf: tmp[0..<n])
     }
 
     public mutating func string() -> String {

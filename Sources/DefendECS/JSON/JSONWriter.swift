@@ -5,38 +5,44 @@
 /// raw byte input is validated and each invalid UTF-8 sequence becomes U+FFFD; every string is cut at
 /// `maxStringBytes` (on a character boundary).
 public struct JSONWriter {
-    public var bytes: [UInt8]
+    public let buffer: ByteBuffer
     /// Longest string value written, in bytes of UTF-8 (longer ones are cut).
     public var maxStringBytes: Int
     private var needComma = false
 
-    public init(bytes: [UInt8] = [], maxStringBytes: Int = 8192) {
-        self.bytes = bytes
+    public init(buffer: ByteBuffer = ByteBuffer(), maxStringBytes: Int = 8192) {
+        self.buffer = buffer
         self.maxStringBytes = maxStringBytes
     }
 
+    /// Everything written so far (a copy).
+    public var bytes: [UInt8] { buffer.bytes }
+
     // MARK: structure
 
-    @inline(__always) public mutating func beginObject() { comma(); bytes.append(0x7b); needComma = false }
-    @inline(__always) public mutating func endObject() { bytes.append(0x7d); needComma = true }
-    @inline(__always) public mutating func beginArray() { comma(); bytes.append(0x5b); needComma = false }
-    @inline(__always) public mutating func endArray() { bytes.append(0x5d); needComma = true }
+    @inline(__always) public mutating func beginObject() { comma(); buffer.append(0x7b); needComma = false }
+    @inline(__always) public mutating func endObject() { buffer.append(0x7d); needComma = true }
+    @inline(__always) public mutating func beginArray() { comma(); buffer.append(0x5b); needComma = false }
+    @inline(__always) public mutating func endArray() { buffer.append(0x5d); needComma = true }
     /// Ends a line of NDJSON and resets the comma state for the next document.
-    @inline(__always) public mutating func newline() { bytes.append(0x0a); needComma = false }
+    @inline(__always) public mutating func newline() { buffer.append(0x0a); needComma = false }
 
     /// Writes `"key":` (keys are our own ASCII literals: not escaped).
     @inline(__always)
     public mutating func key(_ k: StaticString) {
-        comma()
-        bytes.append(0x22)
-        k.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(0x22); bytes.append(0x3a)
+        let n = k.utf8CodeUnitCount
+        buffer.reserve(n + 4)
+        if needComma { buffer.put(0x2c) }
+        buffer.put(0x22)
+        buffer.cursor.update(from: k.utf8Start, count: n)
+        buffer.advance(n)
+        buffer.put(0x22); buffer.put(0x3a)
         needComma = false
     }
 
     /// `"key":{` — begins a nested object under `key`.
-    @inline(__always) public mutating func object(_ k: StaticString) { key(k); bytes.append(0x7b); needComma = false }
-    @inline(__always) public mutating func array(_ k: StaticString) { key(k); bytes.append(0x5b); needComma = false }
+    @inline(__always) public mutating func object(_ k: StaticString) { key(k); buffer.append(0x7b); needComma = false }
+    @inline(__always) public mutating func array(_ k: StaticString) { key(k); buffer.append(0x5b); needComma = false }
 
     // MARK: values
 
@@ -60,38 +66,58 @@ public struct JSONWriter {
     }
 
     /// A string value written verbatim between quotes (caller guarantees nothing needs escaping).
+    @inline(__always)
     public mutating func rawString(_ s: StaticString) {
-        comma()
-        bytes.append(0x22)
-        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(0x22)
+        let n = s.utf8CodeUnitCount
+        buffer.reserve(n + 3)
+        if needComma { buffer.put(0x2c) }
+        buffer.put(0x22)
+        buffer.cursor.update(from: s.utf8Start, count: n)
+        buffer.advance(n)
+        buffer.put(0x22)
         needComma = true
     }
 
     /// Bytes that are already a complete JSON value (e.g. a precomputed fragment).
     public mutating func rawValue(_ fragment: [UInt8]) {
         comma()
-        bytes.append(contentsOf: fragment)
+        buffer.append(fragment)
+        needComma = true
+    }
+
+    /// Appends a copy of bytes this writer already wrote (`range` of the buffer) as members.
+    public mutating func copyWithin(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        comma()
+        buffer.reserve(range.count)
+        buffer.cursor.update(from: buffer.state.pointee.base + range.lowerBound, count: range.count)
+        buffer.advance(range.count)
         needComma = true
     }
 
     /// Fields (`"k":v,...`) precomputed without the surrounding braces, appended inside the current object.
+    @inline(__always)
     public mutating func rawMembers(_ fragment: [UInt8]) {
         guard !fragment.isEmpty else { return }
         comma()
-        bytes.append(contentsOf: fragment)
+        buffer.append(fragment)
         needComma = true
     }
 
     public mutating func bool(_ v: Bool) {
-        comma()
-        if v { bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65]) } else { bytes.append(contentsOf: [0x66, 0x61, 0x6c, 0x73, 0x65]) }
+        buffer.reserve(6)
+        if needComma { buffer.put(0x2c) }
+        if v {
+            buffer.put(0x74); buffer.put(0x72); buffer.put(0x75); buffer.put(0x65)
+        } else {
+            buffer.put(0x66); buffer.put(0x61); buffer.put(0x6c); buffer.put(0x73); buffer.put(0x65)
+        }
         needComma = true
     }
 
     public mutating func int(_ v: Int64) {
         comma()
-        if v < 0 { bytes.append(0x2d) }
+        if v < 0 { buffer.append(0x2d) }
         appendDigits(v.magnitude)
         needComma = true
     }
@@ -105,18 +131,29 @@ public struct JSONWriter {
     /// A decimal number written as a JSON string (ECS ids such as `user.id` are keywords).
     public mutating func decimalString(_ v: UInt64) {
         comma()
-        bytes.append(0x22)
+        buffer.append(0x22)
         appendDigits(v)
-        bytes.append(0x22)
+        buffer.append(0x22)
         needComma = true
     }
 
     /// `"YYYY-MM-DDTHH:MM:SS.mmmZ"` for Unix nanoseconds.
     public mutating func timestamp(unixNs: Int64) {
         comma()
-        bytes.append(0x22)
-        ISOTime.append(unixNs: unixNs, to: &bytes)
-        bytes.append(0x22)
+        buffer.reserve(32)
+        buffer.put(0x22)
+        buffer.advance(ISOTime.write(unixNs: unixNs, to: buffer.cursor, cache: &buffer.state.pointee))
+        buffer.put(0x22)
+        needComma = true
+    }
+
+    /// A string whose bytes `body` writes (at most `maxBytes`, needing no escaping), e.g. a UUID.
+    public mutating func rawString(maxBytes: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
+        comma()
+        buffer.reserve(maxBytes + 2)
+        buffer.put(0x22)
+        buffer.advance(body(buffer.cursor))
+        buffer.put(0x22)
         needComma = true
     }
 
@@ -145,27 +182,26 @@ public struct JSONWriter {
 
     // MARK: internals
 
-    @inline(__always) private mutating func comma() { if needComma { bytes.append(0x2c) } }
+    @inline(__always) private mutating func comma() { if needComma { buffer.append(0x2c) } }
 
     @inline(__always)
     mutating func appendDigits(_ value: UInt64) {
-        if value < 10 { bytes.append(UInt8(truncatingIfNeeded: value) &+ 48); return }
+        buffer.reserve(20)
+        if value < 10 { buffer.put(UInt8(truncatingIfNeeded: value) &+ 48); return }
         var n = 0
         var v = value
         while v > 0 { n += 1; v /= 10 }
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0x30, count: n))
+        let p = buffer.cursor
         v = value
-        bytes.withUnsafeMutableBufferPointer { buf in
-            var i = start + n - 1
-            while v > 0 { buf[i] = UInt8(truncatingIfNeeded: v % 10) &+ 48; v /= 10; i -= 1 }
-        }
+        var i = n - 1
+        while v > 0 { p[i] = UInt8(truncatingIfNeeded: v % 10) &+ 48; v /= 10; i -= 1 }
+        buffer.advance(n)
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    private static let hex: StaticString = "0123456789abcdef"
 
+    /// Escaped bytes per input byte at most: 6 (`\u00XX`); U+FFFD replaces >= 1 byte with 3.
     private mutating func appendQuoted(_ input: UnsafeBufferPointer<UInt8>, validate: Bool) {
-        bytes.append(0x22)
         var src = input
         if src.count > maxStringBytes {
             var cut = maxStringBytes
@@ -174,45 +210,67 @@ public struct JSONWriter {
             src = UnsafeBufferPointer(rebasing: src[0..<cut])
         }
         let count = src.count
+        buffer.reserve(count &* 6 &+ 2)
+        var out = buffer.cursor
+        let start = out
+        out.pointee = 0x22; out += 1
+        guard let s = src.baseAddress else {
+            out.pointee = 0x22; out += 1
+            buffer.advance(start.distance(to: out))
+            needComma = true
+            return
+        }
         var i = 0
-        var runStart = 0
+        let raw = UnsafeRawPointer(s)
+        let highMask: UInt64 = validate ? 0x8080_8080_8080_8080 : 0
         while i < count {
-            let b = src[i]
-            if b >= 0x20 && b != 0x22 && b != 0x5c && b < 0x80 { i += 1; continue }
+            // 8 bytes at a time while none needs escaping or validation (SWAR tests: a byte < 0x20,
+            // a '"', a '\\', or — for raw input — a byte >= 0x80).
+            while i &+ 8 <= count {
+                let v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let quote = v ^ 0x2222_2222_2222_2222
+                let slash = v ^ 0x5c5c_5c5c_5c5c_5c5c
+                let special = ((v &- 0x2020_2020_2020_2020) & ~v)
+                    | ((quote &- 0x0101_0101_0101_0101) & ~quote)
+                    | ((slash &- 0x0101_0101_0101_0101) & ~slash)
+                if (special & 0x8080_8080_8080_8080) | (v & highMask) != 0 { break }
+                UnsafeMutableRawPointer(out).storeBytes(of: v, as: UInt64.self)
+                out += 8; i &+= 8
+            }
+            if i >= count { break }
+            let b = s[i]
+            if b >= 0x20 && b != 0x22 && b != 0x5c && b < 0x80 { out.pointee = b; out += 1; i &+= 1; continue }
             if b >= 0x80 {
-                if !validate { i += 1; continue }
+                if !validate { out.pointee = b; out += 1; i &+= 1; continue }
                 let len = Self.validSequenceLength(src, at: i)
-                if len > 0 { i += len; continue }
-                flush(src, runStart, i)
-                bytes.append(contentsOf: [0xef, 0xbf, 0xbd])
-                i += Self.invalidSkip(src, at: i)
-                runStart = i
+                if len > 0 {
+                    for k in 0..<len { out[k] = s[i + k] }
+                    out += len; i &+= len
+                    continue
+                }
+                out[0] = 0xef; out[1] = 0xbf; out[2] = 0xbd; out += 3
+                i &+= Self.invalidSkip(src, at: i)
                 continue
             }
-            flush(src, runStart, i)
+            out[0] = 0x5c
             switch b {
-            case 0x22: bytes.append(0x5c); bytes.append(0x22)
-            case 0x5c: bytes.append(0x5c); bytes.append(0x5c)
-            case 0x0a: bytes.append(0x5c); bytes.append(0x6e)
-            case 0x0d: bytes.append(0x5c); bytes.append(0x72)
-            case 0x09: bytes.append(0x5c); bytes.append(0x74)
-            case 0x08: bytes.append(0x5c); bytes.append(0x62)
-            case 0x0c: bytes.append(0x5c); bytes.append(0x66)
+            case 0x22: out[1] = 0x22; out += 2
+            case 0x5c: out[1] = 0x5c; out += 2
+            case 0x0a: out[1] = 0x6e; out += 2
+            case 0x0d: out[1] = 0x72; out += 2
+            case 0x09: out[1] = 0x74; out += 2
+            case 0x08: out[1] = 0x62; out += 2
+            case 0x0c: out[1] = 0x66; out += 2
             default:
-                bytes.append(contentsOf: [0x5c, 0x75, 0x30, 0x30])
-                bytes.append(Self.hex[Int(b >> 4)]); bytes.append(Self.hex[Int(b & 15)])
+                out[1] = 0x75; out[2] = 0x30; out[3] = 0x30
+                out[4] = Self.hex.utf8Start[Int(b >> 4)]; out[5] = Self.hex.utf8Start[Int(b & 15)]
+                out += 6
             }
-            i += 1
-            runStart = i
+            i &+= 1
         }
-        flush(src, runStart, count)
-        bytes.append(0x22)
+        out.pointee = 0x22; out += 1
+        buffer.advance(start.distance(to: out))
         needComma = true
-    }
-
-    @inline(__always)
-    private mutating func flush(_ src: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) {
-        if to > from { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: src[from..<to])) }
     }
 
     /// Length of the well-formed UTF-8 sequence at `i` (Unicode Table 3-7), 0 if ill-formed.
@@ -234,7 +292,7 @@ public struct JSONWriter {
     }
 
     /// Bytes replaced by one U+FFFD: the lead byte plus the continuation bytes that were valid so far
-    /// ("maximal subpart" practice), at least 1.
+    /// (Unicode's "maximal subpart"), at least 1.
     static func invalidSkip(_ s: UnsafeBufferPointer<UInt8>, at i: Int) -> Int {
         let b0 = s[i]
         let expected: Int

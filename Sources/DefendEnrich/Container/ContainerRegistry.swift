@@ -22,6 +22,8 @@ public final class ContainerRegistry {
 
     private var byCgroup: [UInt64: String?] = [:]       // cgroup id -> container id (nil = host)
     private var containers: [String: Known] = [:]
+    /// The last answer (consecutive events mostly come from the same cgroup); cleared on any change.
+    private var last: (cgroup: UInt64, context: ContainerContext?)?
 
     private struct Known {
         var ref: ContainerRef
@@ -53,6 +55,7 @@ public final class ContainerRegistry {
     /// Records that cgroup `id` has `path` (relative to the cgroup v2 root). Returns its container, if any.
     @discardableResult
     public func note(cgroupID id: UInt64, path: String) -> ContainerContext? {
+        last = nil
         if byCgroup.count >= maxCgroups { byCgroup.removeAll(keepingCapacity: true) }
         guard let ref = CgroupPath.container(in: path) else {
             byCgroup[id] = .some(nil)
@@ -79,6 +82,7 @@ public final class ContainerRegistry {
     }
 
     public func forget(cgroupID id: UInt64) {
+        last = nil
         guard let entry = byCgroup.removeValue(forKey: id), let cid = entry, var k = containers[cid] else { return }
         k.cgroups -= 1
         containers[cid] = k.cgroups > 0 ? k : nil
@@ -86,6 +90,7 @@ public final class ContainerRegistry {
 
     /// Fills Kubernetes fields a later API client learns (pod labels, annotations, cluster).
     public func updateKubernetes(containerID: String, _ update: (inout KubernetesContext) -> Void) {
+        last = nil
         guard var k = containers[containerID] else { return }
         var kube = k.context.kubernetes ?? KubernetesContext(clusterID: clusterID, clusterName: clusterName)
         update(&kube)
@@ -98,6 +103,16 @@ public final class ContainerRegistry {
     /// The container of a cgroup, nil for host cgroups.
     public func context(forCgroupID id: UInt64) -> ContainerContext? {
         guard id != 0 else { return nil }
+        if let l = last, l.cgroup == id { return l.context }
+        let answer = lookup(cgroupID: id)
+        // cache only settled answers (a container still waiting for its description is retried)
+        if answer.map({ containers[$0.id]?.described == true || (containers[$0.id]?.attempts ?? 0) >= maxDescribeAttempts }) ?? true {
+            last = (id, answer)
+        }
+        return answer
+    }
+
+    private func lookup(cgroupID id: UInt64) -> ContainerContext? {
         let cid: String?
         if let cached = byCgroup[id] {
             cid = cached

@@ -7,6 +7,41 @@ public struct PreviousImage: Sendable, Hashable {
     public init(executable: String?, args: [String]) { self.executable = executable; self.args = args }
 }
 
+/// The image a process runs: immutable and shared by reference, so copying an entry (fork, views)
+/// costs one retain instead of one per string. Changed by replacing it (`with(...)`).
+public final class ProcessImage: Sendable, Hashable {
+    public let executable: String?
+    public let name: String
+    public let args: [String]
+    public let argsTruncated: Bool
+    public let workingDirectory: String?
+    public let previous: [PreviousImage]
+
+    public init(executable: String? = nil, name: String = "", args: [String] = [], argsTruncated: Bool = false,
+                workingDirectory: String? = nil, previous: [PreviousImage] = []) {
+        self.executable = executable; self.name = name; self.args = args; self.argsTruncated = argsTruncated
+        self.workingDirectory = workingDirectory; self.previous = previous
+    }
+
+    public func with(executable: String?? = nil, name: String? = nil, args: [String]? = nil,
+                     argsTruncated: Bool? = nil, workingDirectory: String?? = nil,
+                     previous: [PreviousImage]? = nil) -> ProcessImage {
+        ProcessImage(executable: executable ?? self.executable, name: name ?? self.name, args: args ?? self.args,
+                     argsTruncated: argsTruncated ?? self.argsTruncated,
+                     workingDirectory: workingDirectory ?? self.workingDirectory, previous: previous ?? self.previous)
+    }
+
+    public static func == (a: ProcessImage, b: ProcessImage) -> Bool {
+        a === b || (a.executable == b.executable && a.name == b.name && a.args == b.args
+                    && a.argsTruncated == b.argsTruncated && a.workingDirectory == b.workingDirectory
+                    && a.previous == b.previous)
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(executable); h.combine(name); h.combine(args); h.combine(workingDirectory)
+    }
+}
+
 /// Where what we know about a process came from.
 public enum ProcessOrigin: UInt8, Sendable, Hashable {
     case kernel       // built from fork/exec records
@@ -28,16 +63,9 @@ public struct ProcessEntry: Sendable, Hashable {
     public var cgroupID: UInt64
     public var pidNamespaceInode: UInt32
     public var namespacePid: Int32
-    /// Full path of the executable, nil when unknown (placeholder, kernel thread).
-    public var executable: String?
-    /// Basename of the executable, or the kernel task name when the executable is unknown.
-    public var name: String
+    /// What the process runs; shared (not copied) between a parent and its forked children.
+    public var image: ProcessImage
     public var comm: String
-    public var args: [String]
-    public var argsTruncated: Bool
-    public var workingDirectory: String?
-    /// Earlier images, most recent first; at most `ProcessTable.Limits.previousImages`.
-    public var previous: [PreviousImage]
     /// Set when the process exited (boot ns), with its exit code.
     public var endBootNs: UInt64?
     public var exitCode: Int32?
@@ -47,6 +75,14 @@ public struct ProcessEntry: Sendable, Hashable {
     public var reportedActions: ActionSet
     public var origin: ProcessOrigin
     public var entityID: String
+    /// Changes whenever the table stores a new version of this entry (0: not stored, e.g. the attempted
+    /// image of a denied exec). Lets consumers cache what they derive from an entry.
+    public var revision: UInt64 = 0
+    /// Cached entry leader (pid, start, type); pid 0 = not computed. Cleared when the ancestry or
+    /// session changes (reparenting, setsid); inherited by forked children below the leader.
+    var leaderPID: Int32 = 0
+    var leaderStart: UInt64 = 0
+    var leaderType: EntryLeaderType = .unknown
 
     public init(pid: Int32, ppid: Int32 = 0, pgid: Int32 = 0, sid: Int32 = 0, startBootNs: UInt64 = 0,
                 uid: UInt32 = 0, euid: UInt32 = 0, gid: UInt32 = 0, egid: UInt32 = 0,
@@ -61,10 +97,39 @@ public struct ProcessEntry: Sendable, Hashable {
         self.ttyMajor = ttyMajor; self.ttyMinor = ttyMinor
         self.capEffective = capEffective; self.capPermitted = capPermitted
         self.cgroupID = cgroupID; self.pidNamespaceInode = pidNamespaceInode; self.namespacePid = namespacePid
-        self.executable = executable; self.name = name; self.comm = comm; self.args = args
-        self.argsTruncated = argsTruncated; self.workingDirectory = workingDirectory; self.previous = previous
+        self.image = ProcessImage(executable: executable, name: name, args: args, argsTruncated: argsTruncated,
+                                  workingDirectory: workingDirectory, previous: previous)
+        self.comm = comm
         self.endBootNs = endBootNs; self.exitCode = exitCode; self.hookMask = hookMask
         self.reportedActions = reportedActions; self.origin = origin; self.entityID = entityID
+    }
+
+    /// Full path of the executable, nil when unknown (placeholder, kernel thread).
+    public var executable: String? {
+        get { image.executable }
+        set { image = image.with(executable: newValue) }
+    }
+    /// Basename of the executable, or the kernel task name when the executable is unknown.
+    public var name: String {
+        get { image.name }
+        set { image = image.with(name: newValue) }
+    }
+    public var args: [String] {
+        get { image.args }
+        set { image = image.with(args: newValue) }
+    }
+    public var argsTruncated: Bool {
+        get { image.argsTruncated }
+        set { image = image.with(argsTruncated: newValue) }
+    }
+    public var workingDirectory: String? {
+        get { image.workingDirectory }
+        set { image = image.with(workingDirectory: newValue) }
+    }
+    /// Earlier images, most recent first; at most `ProcessTable.Limits.previousImages`.
+    public var previous: [PreviousImage] {
+        get { image.previous }
+        set { image = image.with(previous: newValue) }
     }
 
     /// Controlling terminal is a real tty: pts (majors 136-143) or a virtual console (major 4).
@@ -87,14 +152,23 @@ public struct ProcessEntry: Sendable, Hashable {
 
     /// Copies identity and credentials the kernel reported in a record (they change with setuid, setsid,
     /// reparenting); keeps the image fields.
-    mutating func update(from task: TaskInfo) {
+    /// Returns whether anything changed.
+    @discardableResult
+    mutating func update(from task: TaskInfo) -> Bool {
+        let changed = ppid != task.ppid || pgid != task.pgid || sid != task.sid || uid != task.uid
+            || euid != task.euid || gid != task.gid || egid != task.egid || ttyMajor != task.ttyMajor
+            || ttyMinor != task.ttyMinor || capEffective != task.capEffective || capPermitted != task.capPermitted
+            || cgroupID != task.cgroupID || (!task.comm.isEmpty && comm != task.comm)
+        guard changed else { return false }
+        if ppid != task.ppid || sid != task.sid || ttyMajor != task.ttyMajor { leaderPID = 0 }
         ppid = task.ppid; pgid = task.pgid; sid = task.sid
         uid = task.uid; euid = task.euid; gid = task.gid; egid = task.egid
         ttyMajor = task.ttyMajor; ttyMinor = task.ttyMinor
         capEffective = task.capEffective; capPermitted = task.capPermitted
         cgroupID = task.cgroupID; pidNamespaceInode = task.pidNamespaceInode; namespacePid = task.namespacePid
         if !task.comm.isEmpty { comm = task.comm }
-        if executable == nil, !task.comm.isEmpty { name = task.comm }
+        if image.executable == nil, !task.comm.isEmpty, image.name != task.comm { name = task.comm }
+        return true
     }
 }
 
@@ -103,24 +177,86 @@ public enum EntryLeaderType: String, Sendable, Hashable {
     case container, sshd, `init`, terminal, unknown
 }
 
+/// One stored version of an entry. Immutable and shared: views and the table hold references,
+/// so resolving relatives costs retains instead of copies of ~180-byte entries.
+final class EntryBox: Sendable {
+    let entry: ProcessEntry
+    init(_ entry: ProcessEntry) { self.entry = entry }
+}
+
 /// A process with its relatives resolved: what one ECS document describes.
+/// The entries live in shared boxes, so passing a view around costs a retain, not ~1 KB of copying.
 public struct ProcessView: Sendable, Hashable {
-    public var process: ProcessEntry
-    public var parent: ProcessEntry?
-    public var groupLeader: ProcessEntry?
-    public var sessionLeader: ProcessEntry?
-    public var entryLeader: ProcessEntry?
-    public var entryLeaderType: EntryLeaderType?
+    private final class Storage: Sendable {
+        let process: EntryBox
+        let parent: EntryBox?
+        let groupLeader: EntryBox?
+        let sessionLeader: EntryBox?
+        let entryLeader: EntryBox?
+        let entryLeaderType: EntryLeaderType?
+        init(_ process: EntryBox, _ parent: EntryBox?, _ groupLeader: EntryBox?,
+             _ sessionLeader: EntryBox?, _ entryLeader: EntryBox?, _ entryLeaderType: EntryLeaderType?) {
+            self.process = process; self.parent = parent; self.groupLeader = groupLeader
+            self.sessionLeader = sessionLeader; self.entryLeader = entryLeader; self.entryLeaderType = entryLeaderType
+        }
+    }
+    private var storage: Storage
 
     public init(process: ProcessEntry, parent: ProcessEntry? = nil, groupLeader: ProcessEntry? = nil,
                 sessionLeader: ProcessEntry? = nil, entryLeader: ProcessEntry? = nil,
                 entryLeaderType: EntryLeaderType? = nil) {
-        self.process = process; self.parent = parent; self.groupLeader = groupLeader
-        self.sessionLeader = sessionLeader; self.entryLeader = entryLeader; self.entryLeaderType = entryLeaderType
+        storage = Storage(EntryBox(process), parent.map(EntryBox.init), groupLeader.map(EntryBox.init),
+                          sessionLeader.map(EntryBox.init), entryLeader.map(EntryBox.init), entryLeaderType)
     }
+
+    init(boxes process: EntryBox, parent: EntryBox?, groupLeader: EntryBox?, sessionLeader: EntryBox?,
+         entryLeader: EntryBox?, entryLeaderType: EntryLeaderType?) {
+        storage = Storage(process, parent, groupLeader, sessionLeader, entryLeader, entryLeaderType)
+    }
+
+    private func replacing(process: EntryBox? = nil, parent: EntryBox?? = nil, groupLeader: EntryBox?? = nil,
+                           sessionLeader: EntryBox?? = nil, entryLeader: EntryBox?? = nil,
+                           entryLeaderType: EntryLeaderType?? = nil) -> Storage {
+        Storage(process ?? storage.process, parent ?? storage.parent, groupLeader ?? storage.groupLeader,
+                sessionLeader ?? storage.sessionLeader, entryLeader ?? storage.entryLeader,
+                entryLeaderType ?? storage.entryLeaderType)
+    }
+
+    public var process: ProcessEntry {
+        get { storage.process.entry }
+        set { storage = replacing(process: EntryBox(newValue)) }
+    }
+    public var parent: ProcessEntry? {
+        get { storage.parent?.entry }
+        set { storage = replacing(parent: .some(newValue.map(EntryBox.init))) }
+    }
+    public var groupLeader: ProcessEntry? {
+        get { storage.groupLeader?.entry }
+        set { storage = replacing(groupLeader: .some(newValue.map(EntryBox.init))) }
+    }
+    public var sessionLeader: ProcessEntry? {
+        get { storage.sessionLeader?.entry }
+        set { storage = replacing(sessionLeader: .some(newValue.map(EntryBox.init))) }
+    }
+    public var entryLeader: ProcessEntry? {
+        get { storage.entryLeader?.entry }
+        set { storage = replacing(entryLeader: .some(newValue.map(EntryBox.init))) }
+    }
+    public var entryLeaderType: EntryLeaderType? {
+        get { storage.entryLeaderType }
+        set { storage = replacing(entryLeaderType: .some(newValue)) }
+    }
+
+    public static func == (a: ProcessView, b: ProcessView) -> Bool {
+        a.storage === b.storage || (a.process == b.process && a.parent == b.parent && a.groupLeader == b.groupLeader
+            && a.sessionLeader == b.sessionLeader && a.entryLeader == b.entryLeader
+            && a.entryLeaderType == b.entryLeaderType)
+    }
+
+    public func hash(into h: inout Hasher) { h.combine(process); h.combine(parent?.pid); h.combine(entryLeader?.pid) }
 
     /// Same process as `process` (pid and start time): `same_as_process` of a relative.
     public func isSameAsProcess(_ other: ProcessEntry) -> Bool {
-        other.pid == process.pid && other.startBootNs == process.startBootNs
+        other.pid == storage.process.entry.pid && other.startBootNs == storage.process.entry.startBootNs
     }
 }

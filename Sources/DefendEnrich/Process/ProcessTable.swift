@@ -24,9 +24,10 @@ public final class ProcessTable {
         public var endedGraceNs: UInt64 = 5_000_000_000
         /// Ended entries waiting to be reaped; beyond this the oldest go at once.
         public var maxEnded = 8192
-        /// Total entries; beyond this ended ones are reaped, then the least recently seen live ones
-        /// (they can only be stale: missed exits).
-        public var maxEntries = 1 << 20
+        /// Total entries; beyond this ended ones are reaped, then the least recently updated quarter
+        /// (most likely stale: exits lost with ring-buffer records). ~1.2 KB each. Call
+        /// `sweepVanished()` from a timer to drop stale entries long before this bound.
+        public var maxEntries = 1 << 16
         /// Ancestors walked to find the entry leader.
         public var maxAncestry = 64
         public init() {}
@@ -38,15 +39,11 @@ public final class ProcessTable {
     /// Optional source for pids we never saw (nil: placeholders only).
     public var procReader: ProcReader?
 
-    private var entries: [Int32: Slot] = [:]
+    private var entries: [Int32: EntryBox] = [:]
     private var ended = EndedQueue()
     private var sequence: UInt64 = 0
     private let startToleranceNs: UInt64
 
-    private struct Slot {
-        var entry: ProcessEntry
-        var lastSeen: UInt64
-    }
 
     public init(agentID: String, clock: BootClock, limits: Limits = Limits(), procReader: ProcReader? = nil) {
         self.agentID = agentID
@@ -69,7 +66,7 @@ public final class ProcessTable {
         for snap in snapshots where entries[snap.entry.pid] == nil {
             var e = snap.entry
             e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
-            insert(e)
+            store(&e)
         }
     }
 
@@ -93,35 +90,34 @@ public final class ProcessTable {
         switch event.record {
         case .fork(let r):
             if event.decision.denied {
-                var parent = ensure(r.child)
+                var parent = ensure(r.child).entry
                 parent.hookMask |= hookBit
-                return view(of: parent)
+                parent.revision = 0
+                return view(of: EntryBox(parent))
             }
             return view(of: fork(r.child, hookBit: hookBit, actions: actions))
         case .exec(let r):
-            var e = ensure(r.task)
+            var e = ensure(r.task).entry
             applyExec(r, to: &e)
             e.hookMask |= hookBit
             e.reportedActions.formUnion(actions)
-            if !event.decision.denied { store(e) }
-            return view(of: e)
+            if event.decision.denied { e.revision = 0; return view(of: EntryBox(e)) }
+            return view(of: store(&e))
         case .exit(let r):
-            var e = ensure(r.task)
+            var e = ensure(r.task).entry
             e.hookMask |= hookBit
             if e.endBootNs == nil {
                 e.endBootNs = max(event.bootTimeNs, e.startBootNs)
                 e.exitCode = r.exitCode
                 ended.push(pid: e.pid, startBootNs: e.startBootNs, endBootNs: e.endBootNs ?? 0)
             }
-            store(e)
-            let v = view(of: e)
+            let v = view(of: store(&e))
             reap(nowBootNs: event.bootTimeNs)
             return v
         case .setsid(let r):
-            var e = ensure(r.task)
+            var e = ensure(r.task).entry
             e.hookMask |= hookBit
-            store(e)
-            return view(of: e)
+            return view(of: store(&e))
         case .file(let r):
             return view(of: ensure(r.task))
         case .cgroup:
@@ -131,8 +127,8 @@ public final class ProcessTable {
 
     /// The current view of a pid, nil when unknown.
     public func view(pid: Int32) -> ProcessView? {
-        guard let e = entries[pid]?.entry else { return nil }
-        return view(of: e)
+        guard let b = entries[pid] else { return nil }
+        return view(of: b)
     }
 
     // MARK: reaping
@@ -144,7 +140,7 @@ public final class ProcessTable {
             let expired = oldest.endBootNs &+ limits.endedGraceNs <= nowBootNs
             guard expired || ended.count > limits.maxEnded else { break }
             ended.pop()
-            if let slot = entries[oldest.pid], slot.entry.startBootNs == oldest.startBootNs, slot.entry.hasEnded {
+            if let old = entries[oldest.pid], old.entry.startBootNs == oldest.startBootNs, old.entry.hasEnded {
                 entries[oldest.pid] = nil
             }
         }
@@ -153,8 +149,8 @@ public final class ProcessTable {
     /// Removes live entries whose process no longer exists in procfs (exit records lost). For a timer.
     public func sweepVanished(_ reader: ProcReader = ProcReader()) -> Int {
         var gone: [Int32] = []
-        for (pid, slot) in entries where !slot.entry.hasEnded {
-            if let snap = reader.read(pid: pid), sameStart(snap.entry.startBootNs, slot.entry.startBootNs) { continue }
+        for (pid, b) in entries where !b.entry.hasEnded {
+            if let snap = reader.read(pid: pid), sameStart(snap.entry.startBootNs, b.entry.startBootNs) { continue }
             gone.append(pid)
         }
         for pid in gone { entries[pid] = nil }
@@ -163,16 +159,26 @@ public final class ProcessTable {
 
     // MARK: internals
 
-    private func fork(_ task: TaskInfo, hookBit: UInt32, actions: ActionSet) -> ProcessEntry {
+    private func fork(_ task: TaskInfo, hookBit: UInt32, actions: ActionSet) -> EntryBox {
         var child: ProcessEntry
         if let parent = liveParent(pid: task.ppid, childStart: task.startBootNs) ?? unknownParent(task) {
             child = parent
-            child.previous = []
+            if !parent.image.previous.isEmpty { child.previous = [] }
         } else {
             child = ProcessEntry(pid: task.pid, name: task.comm, comm: task.comm, origin: .placeholder)
         }
+        // `child` is still a copy of the parent here. The child shares the parent's entry leader unless
+        // the parent is a boundary of the rules (pid 1, runtime, sshd, login): then the walk decides.
+        let inherit = child.leaderPID != 0 && child.pid == task.ppid && child.pid != 1
+            && !Self.isContainerRuntime(child) && child.name != "sshd" && child.comm != "sshd" && !Self.isLogin(child)
+        let (lp, ls, lt) = (child.leaderPID, child.leaderStart, child.leaderType)
         child.pid = task.pid
         child.update(from: task)
+        if inherit {
+            (child.leaderPID, child.leaderStart, child.leaderType) = (lp, ls, lt)
+        } else {
+            child.leaderPID = 0
+        }
         child.startBootNs = task.startBootNs
         child.endBootNs = nil
         child.exitCode = nil
@@ -180,32 +186,38 @@ public final class ProcessTable {
         child.reportedActions = actions
         if child.origin == .procScan { child.origin = .kernel }
         child.entityID = entityID(pid: task.pid, startBootNs: task.startBootNs)
-        store(child)
-        return child
+        return store(&child)
     }
 
     private func applyExec(_ r: ExecRecord, to e: inout ProcessEntry) {
-        if e.executable != nil || !e.args.isEmpty {
-            e.previous.insert(PreviousImage(executable: e.executable, args: e.args), at: 0)
-            if e.previous.count > limits.previousImages { e.previous.removeLast(e.previous.count - limits.previousImages) }
+        let old = e.image
+        var previous = old.previous
+        if old.executable != nil || !old.args.isEmpty {
+            previous.insert(PreviousImage(executable: old.executable, args: old.args), at: 0)
+            if previous.count > limits.previousImages { previous.removeLast(previous.count - limits.previousImages) }
         }
-        e.executable = r.filename
-        e.name = Self.basename(r.filename)
-        if r.args.count > limits.maxArgs {
-            e.args = Array(r.args.prefix(limits.maxArgs)); e.argsTruncated = true
-        } else {
-            e.args = r.args; e.argsTruncated = r.argsTruncated
-        }
-        e.workingDirectory = r.cwd.isEmpty ? e.workingDirectory : r.cwd
+        let capped = r.args.count > limits.maxArgs
+        // process.name is the task name (comm) the kernel set at exec, which is what `processName`
+        // selectors match: exec of /bin/sh -> dash is named "sh", as the policy sees it.
+        let name = r.task.comm.isEmpty ? Self.basename(r.filename) : r.task.comm
+        e.image = ProcessImage(executable: r.filename, name: name,
+                               args: capped ? Array(r.args.prefix(limits.maxArgs)) : r.args,
+                               argsTruncated: capped || r.argsTruncated,
+                               workingDirectory: r.cwd.isEmpty ? old.workingDirectory : r.cwd,
+                               previous: previous)
         e.origin = .kernel
     }
 
     /// The entry for the record's task, refreshed from it; created when unknown or reused.
-    private func ensure(_ task: TaskInfo) -> ProcessEntry {
-        if var e = entries[task.pid]?.entry, sameStart(e.startBootNs, task.startBootNs) {
-            e.update(from: task)
-            if e.startBootNs == 0 { e.startBootNs = task.startBootNs; e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs) }
-            return e
+    private func ensure(_ task: TaskInfo) -> EntryBox {
+        if let b = entries[task.pid], sameStart(b.entry.startBootNs, task.startBootNs) {
+            var e = b.entry
+            var changed = e.update(from: task)
+            if e.startBootNs == 0, task.startBootNs != 0 {
+                e.startBootNs = task.startBootNs; e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
+                changed = true
+            }
+            return changed ? store(&e) : b
         }
         var e: ProcessEntry
         if let reader = procReader, let snap = reader.read(pid: task.pid),
@@ -218,7 +230,7 @@ public final class ProcessTable {
             e.startBootNs = task.startBootNs
         }
         e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
-        return e
+        return store(&e)
     }
 
     private func unknownParent(_ child: TaskInfo) -> ProcessEntry? {
@@ -226,15 +238,15 @@ public final class ProcessTable {
               child.parentStartBootNs == 0 || sameStart(snap.entry.startBootNs, child.parentStartBootNs) else { return nil }
         var e = snap.entry
         e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
-        insert(e)
+        store(&e)
         return e
     }
 
     private func liveParent(pid: Int32, childStart: UInt64) -> ProcessEntry? {
-        guard pid > 0, let p = entries[pid]?.entry else { return nil }
+        guard pid > 0, let p = entries[pid] else { return nil }
         // A parent cannot start after its child: otherwise the pid was reused.
-        if childStart != 0, p.startBootNs > childStart &+ startToleranceNs { return nil }
-        return p
+        if childStart != 0, p.entry.startBootNs > childStart &+ startToleranceNs { return nil }
+        return p.entry
     }
 
     private func sameStart(_ a: UInt64, _ b: UInt64) -> Bool {
@@ -242,17 +254,15 @@ public final class ProcessTable {
         return (a > b ? a - b : b - a) < startToleranceNs
     }
 
-    private func store(_ e: ProcessEntry) {
-        if let old = entries[e.pid]?.entry, !sameStart(old.startBootNs, e.startBootNs), !old.hasEnded {
-            // pid reuse with the old exit missed: nothing to keep.
-        }
-        insert(e)
-    }
-
-    private func insert(_ e: ProcessEntry) {
+    /// Stores a new version of the entry; its `revision` (also the recency used for eviction) is set.
+    @discardableResult
+    private func store(_ e: inout ProcessEntry) -> EntryBox {
         sequence &+= 1
-        entries[e.pid] = Slot(entry: e, lastSeen: sequence)
+        e.revision = sequence
+        let box = EntryBox(e)
+        entries[e.pid] = box
         if entries.count > limits.maxEntries { shrink() }
+        return box
     }
 
     /// Over the total bound: reap every ended entry, then drop the least recently seen quarter.
@@ -260,7 +270,7 @@ public final class ProcessTable {
         reap(nowBootNs: .max)
         guard entries.count > limits.maxEntries else { return }
         let drop = max(1, limits.maxEntries / 4)
-        let victims = entries.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(drop).map(\.key)
+        let victims = entries.sorted { $0.value.entry.revision < $1.value.entry.revision }.prefix(drop).map(\.key)
         for pid in victims { entries[pid] = nil }
     }
 
@@ -270,19 +280,38 @@ public final class ProcessTable {
 
     // MARK: relatives
 
-    func view(of e: ProcessEntry) -> ProcessView {
+    func view(of b: EntryBox) -> ProcessView {
+        let e = b.entry
         let parent = relative(pid: e.ppid, of: e, mustPrecede: true)
-        let group = e.pgid == e.pid ? e : relative(pid: e.pgid, of: e, mustPrecede: false)
-        let session = e.sid == e.pid ? e : relative(pid: e.sid, of: e, mustPrecede: false)
-        let (leader, type) = entryLeader(of: e, parent: parent)
-        return ProcessView(process: e, parent: parent, groupLeader: group, sessionLeader: session,
+        let group = e.pgid == e.pid ? b : relative(pid: e.pgid, of: e, mustPrecede: false)
+        let session = e.sid == e.pid ? b : relative(pid: e.sid, of: e, mustPrecede: false)
+        let (leader, type) = cachedEntryLeader(of: b, parent: parent)
+        return ProcessView(boxes: b, parent: parent, groupLeader: group, sessionLeader: session,
                            entryLeader: leader, entryLeaderType: type)
     }
 
-    private func relative(pid: Int32, of e: ProcessEntry, mustPrecede: Bool) -> ProcessEntry? {
-        guard pid > 0, pid != e.pid, let r = entries[pid]?.entry else { return nil }
-        if mustPrecede, e.startBootNs != 0, r.startBootNs > e.startBootNs &+ startToleranceNs { return nil }
+    private func relative(pid: Int32, of e: ProcessEntry, mustPrecede: Bool) -> EntryBox? {
+        guard pid > 0, pid != e.pid, let r = entries[pid] else { return nil }
+        if mustPrecede, e.startBootNs != 0, r.entry.startBootNs > e.startBootNs &+ startToleranceNs { return nil }
         return r
+    }
+
+    /// The entry leader from the entry's cache when still valid; otherwise walked and cached.
+    private func cachedEntryLeader(of b: EntryBox, parent: EntryBox?) -> (EntryBox, EntryLeaderType) {
+        let e = b.entry
+        if e.leaderPID != 0 {
+            if e.leaderPID == e.pid, e.leaderStart == e.startBootNs { return (b, e.leaderType) }
+            if let l = entries[e.leaderPID], l.entry.startBootNs == e.leaderStart { return (l, e.leaderType) }
+        }
+        let (leader, type) = entryLeader(of: b, parent: parent)
+        if e.revision != 0, let stored = entries[e.pid], stored === b {
+            var cached = e
+            cached.leaderPID = leader.entry.pid
+            cached.leaderStart = leader.entry.startBootNs
+            cached.leaderType = type
+            entries[e.pid] = EntryBox(cached)
+        }
+        return (leader, type)
     }
 
     /// Entry leader rules, checked for each process `cur` from the subject up its ancestry, with `p` its parent:
@@ -292,17 +321,17 @@ public final class ProcessTable {
     /// 4. `cur` leads its session, has a tty, and `p` is `login`/`getty`/`agetty`/`mingetty` -> `terminal`.
     /// 5. `p` is pid 1 -> `init` (a service started by init).
     /// 6. `p` unknown (or the walk exceeds `maxAncestry`) -> `cur`, `unknown` (the topmost known ancestor).
-    private func entryLeader(of e: ProcessEntry, parent: ProcessEntry?) -> (ProcessEntry, EntryLeaderType) {
-        var cur = e
+    private func entryLeader(of b: EntryBox, parent: EntryBox?) -> (EntryBox, EntryLeaderType) {
+        var cur = b
         var p = parent
         for _ in 0..<limits.maxAncestry {
-            if cur.pid == 1 { return (cur, .`init`) }
+            if cur.entry.pid == 1 { return (cur, .`init`) }
             guard let par = p else { return (cur, .unknown) }
-            if Self.isContainerRuntime(par) { return (cur, .container) }
-            if par.name == "sshd" || par.comm == "sshd" { return (cur, .sshd) }
-            if cur.isSessionLeader, cur.interactive, Self.isLogin(par) { return (cur, .terminal) }
-            if par.pid == 1 { return (cur, .`init`) }
-            let next = relative(pid: par.ppid, of: par, mustPrecede: true)
+            if Self.isContainerRuntime(par.entry) { return (cur, .container) }
+            if par.entry.name == "sshd" || par.entry.comm == "sshd" { return (cur, .sshd) }
+            if cur.entry.isSessionLeader, cur.entry.interactive, Self.isLogin(par.entry) { return (cur, .terminal) }
+            if par.entry.pid == 1 { return (cur, .`init`) }
+            let next = relative(pid: par.entry.ppid, of: par.entry, mustPrecede: true)
             cur = par
             p = next
         }
@@ -310,10 +339,11 @@ public final class ProcessTable {
     }
 
     static func isContainerRuntime(_ e: ProcessEntry) -> Bool {
-        for n in [e.name, e.comm] where n.hasPrefix("containerd-shim") || n.hasPrefix("runc") || n == "conmon" {
-            return true
-        }
-        return false
+        isRuntimeName(e.name) || isRuntimeName(e.comm)
+    }
+
+    private static func isRuntimeName(_ n: String) -> Bool {
+        n.hasPrefix("containerd-shim") || n.hasPrefix("runc") || n == "conmon"
     }
 
     static func isLogin(_ e: ProcessEntry) -> Bool {

@@ -113,7 +113,7 @@ class Run:
 
     # -- recording -------------------------------------------------------------------------------------
     def fail(self, expected, found):
-        self.failures.append((expected, found))
+        self.failures.append((expected, str(found)))
 
     def check(self, ok, expected, found):
         if ok:
