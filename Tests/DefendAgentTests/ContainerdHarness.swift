@@ -45,16 +45,24 @@ final class ContainerdHarness {
     /// cgroup directories (relative to a hierarchy root) that did not exist before and are removed at the end.
     private var createdCgroupParents: [String] = []
     private let cgroupHierarchies: [String]
+    /// Directories containerd, its shims and runc create at fixed places whatever the config says
+    /// (runc's root /run/containerd/runc/<namespace>, ctr's fifos, the shims' sockets), deepest first;
+    /// those that did not exist before are removed at the end if empty.
+    private let fixedDirectories: [String]
+    private var fixedDirectoriesToRemove: [String] = []
 
     init(namespace: String = "defend-test") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("defend-ctr-\(UUID().uuidString.prefix(8))").path
         self.namespace = namespace
         cgroupHierarchies = Self.cgroupHierarchies()
+        fixedDirectories = ["/run/containerd/runc/\(namespace)", "/run/containerd/runc", "/run/containerd/fifo",
+                            "/run/containerd/s", "/run/containerd"]
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
     /// Starts containerd and waits (at most `timeout` s) for its socket.
     func start(timeout: Double = 15) throws {
+        fixedDirectoriesToRemove = fixedDirectories.filter { !FileManager.default.fileExists(atPath: $0) }
         let config = """
             version = 2
             root = "\(directory)/root"
@@ -165,6 +173,8 @@ final class ContainerdHarness {
             for h in cgroupHierarchies { rmdir(h + rel) }
         }
         createdCgroupParents.removeAll()
+        for d in fixedDirectoriesToRemove { rmdir(d) }
+        fixedDirectoriesToRemove.removeAll()
         // DEFEND_KEEP_TEST_DIR=1 keeps the logs and documents for a post-mortem (processes and mounts are gone).
         if ProcessInfo.processInfo.environment["DEFEND_KEEP_TEST_DIR"] == nil {
             try? FileManager.default.removeItem(atPath: directory)
