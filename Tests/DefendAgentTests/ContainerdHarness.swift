@@ -79,6 +79,10 @@ final class ContainerdHarness {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.tools["containerd"] ?? "/usr/bin/containerd")
         p.arguments = ["--config", directory + "/config.toml"]
+        // containerd finds the shim, and the shim runc, through PATH (which may lack sbin under a test runner).
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        p.environment = environment
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         p.standardError = p.standardOutput
         try p.run()
