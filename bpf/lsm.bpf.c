@@ -35,6 +35,7 @@ struct file_op {
     struct dentry *dentry;
     struct vfsmount *old_mnt; /* rename/link source, or NULL */
     struct dentry *old_dentry;
+    __u32 reported;           /* out: a response logged/alerted/blocked it */
 };
 
 /* Decide, report and enforce one file operation. Returns the LSM verdict. */
@@ -75,6 +76,7 @@ static __always_inline int file_decide(struct file_op *f)
     policy_fire(&v, p, DEFEND_SECTION_FILE, m);
     if (!v.actions)
         return 0;
+    f->reported = 1;
 
     int deny = (v.actions & DEFEND_ACTION_BLOCK) != 0;
     struct defend_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -151,13 +153,16 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
         .mnt = BPF_CORE_READ(file, f_path.mnt),
         .dentry = BPF_CORE_READ(file, f_path.dentry),
     };
+    int verdict = file_decide(&f);
     /* Up to 6.1 an O_TRUNC open continues into security_path_truncate (handle_truncate); since
-     * 6.2 it goes to the file_truncate hook instead, so there is nothing to de-duplicate. */
-    if ((fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate)) {
+     * 6.2 it goes to the file_truncate hook instead, so there is nothing to de-duplicate. Only a
+     * reported open needs remembering: the truncate that follows decides the same way otherwise,
+     * and the common, unreported open stays free of map writes. */
+    if (f.reported && verdict == 0 && (fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate)) {
         __u64 id = bpf_get_current_pid_tgid();
         bpf_map_update_elem(&trunc_seen, &id, &f.ino, BPF_ANY);
     }
-    return file_decide(&f);
+    return verdict;
 }
 
 SEC("lsm/path_truncate")

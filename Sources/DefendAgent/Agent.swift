@@ -77,7 +77,8 @@ public final class Agent {
                                             packagePolicyRevision: configuration.packagePolicyRevision)
         let agentMetadata = AgentMetadata(id: agentID, version: defendVersion)
         heartbeat = HeartbeatBuilder(agent: agentMetadata, host: host, cloud: cloud, config: documentConfig)
-        let processes = ProcessTable(agentID: agentID, clock: clock)
+        // With a /proc reader, a record about a process the table missed is completed from /proc.
+        let processes = ProcessTable(agentID: agentID, clock: clock, procReader: ProcReader())
         let containers = ContainerRegistry(locator: .withContainerdStates(configuration.containerdStateDirectories),
                                            cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup")
         let documents = DocumentBuilder(agent: agentMetadata, host: host, cloud: cloud, clock: clock,
@@ -121,6 +122,7 @@ public final class Agent {
         var lastStats = lastFlush
         var lastPolicyCheck = lastFlush
         var lastHeartbeat = lastFlush
+        var lastSweep = lastFlush
         if configuration.heartbeatInterval > 0 { writeHeartbeat() }
         var status: Int32 = 0
         while !SignalWatcher.stopRequested {
@@ -136,6 +138,11 @@ public final class Agent {
                     lastPolicyCheck = now
                     if let stamp = policyFile, stamp.changed() { reloadPolicy(reason: "policy file changed") }
                     pipeline.processes.reap(nowBootNs: now)
+                }
+                if now &- lastSweep > 60_000_000_000 {
+                    // Processes whose exit records were lost (counted as kernel losses) leave the table.
+                    lastSweep = now
+                    _ = pipeline.processes.sweepVanished()
                 }
                 if configuration.heartbeatInterval > 0,
                    now &- lastHeartbeat > UInt64(configuration.heartbeatInterval) * 1_000_000_000 {

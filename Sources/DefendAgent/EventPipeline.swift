@@ -12,7 +12,6 @@ public final class EventPipeline {
     private var documents: DocumentBuilder
     private let sink: DocumentSink
     private var policies: PolicyGenerations
-    private var lineBuffer: [UInt8] = []
     /// Called when a cgroup turns out to be a container (or stops being one: context nil), so the
     /// kernel's `containers` map can be updated.
     private let containerChanged: (UInt64, ContainerContext?) -> Void
@@ -36,7 +35,6 @@ public final class EventPipeline {
         self.sink = sink
         self.policies = policies
         self.containerChanged = containerChanged
-        lineBuffer.reserveCapacity(64 * 1024)
     }
 
     public func updatePolicies(_ policies: PolicyGenerations) { self.policies = policies }
@@ -69,14 +67,15 @@ public final class EventPipeline {
         let cgroup = Self.cgroupID(of: event.record)
         let container = cgroup == 0 ? nil : containers.context(forCgroupID: cgroup)
         let names = policies.selectorNames(for: event)
-        lineBuffer.removeAll(keepingCapacity: true)
-        let written = documents.write(event: event, process: view, container: container,
-                                      matchedSelectors: names, into: &lineBuffer)
+        let sink = self.sink
+        let written = documents.withDocuments(event: event, process: view, container: container,
+                                              matchedSelectors: names) { lines, count in
+            sink.append(lines, documents: count)
+        }
         guard written > 0 else { return }
         statistics.documents += UInt64(written)
         if event.decision.actions.contains(.alert) || event.decision.denied { statistics.alerts += 1 }
         if event.decision.denied { statistics.denied += 1 }
-        lineBuffer.withUnsafeBytes { sink.append($0, documents: written) }
     }
 
     /// Decides a fork/exec again in user space with the container's description, as the kernel would
