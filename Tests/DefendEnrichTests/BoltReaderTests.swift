@@ -109,6 +109,28 @@ private struct BoltImage {
         #expect(throws: BoltReader.Failure.self) { try BoltReader(path: path + ".absent") }
     }
 
+    @Test func bundleWithoutImageAnnotationGetsTheImageFromMetaDB() throws {
+        // <tmp>/root/io.containerd.metadata.v1.bolt/meta.db and a bundle whose work link points into <tmp>/root.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ctr-meta-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/root/io.containerd.metadata.v1.bolt", withIntermediateDirectories: true)
+        let db = try makeDatabase()
+        try fm.moveItem(atPath: db, toPath: ContainerdMetadata.databasePath(root: dir + "/root"))
+        let bundle = dir + "/state/io.containerd.runtime.v2.task/ns1/c1"
+        try fm.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        try #"{"ociVersion":"1.0.2-dev","process":{"args":["sh"]}}"#.write(toFile: bundle + "/config.json", atomically: true, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: bundle + "/work", withDestinationPath: dir + "/root/io.containerd.runtime.v2.task/ns1/c1")
+
+        let locator = BundleLocator.withContainerdStates([dir + "/state"])
+        let d = try #require(locator.describe(ContainerRef(id: "c1", runtime: .containerd, namespace: "ns1")))
+        #expect(d.image == "localhost/tools/busybox-defend:1.0")
+        // An annotation wins over the database.
+        try #"{"annotations":{"io.kubernetes.cri.image-name":"docker.io/library/nginx:1.25"}}"#
+            .write(toFile: bundle + "/config.json", atomically: true, encoding: .utf8)
+        #expect(locator.describe(ContainerRef(id: "c1", runtime: .containerd, namespace: "ns1"))?.image == "docker.io/library/nginx:1.25")
+    }
+
     @Test func containerdRootFromTheBundleWorkLink() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bundle-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
