@@ -6,7 +6,7 @@ import Testing
 /// file events and blocking are covered by the QEMU scenarios.
 ///
 /// Containers: `before` (Kubernetes-shaped cgroup, CRI-like annotations) exists before the agent starts and
-/// gets a `ctr task exec`; `kube` (Kubernetes-shaped, annotated) and `plain` (containerd's default
+/// gets a `ctr task exec`, so does `plainBefore` (default cgroup, no annotations); `kube` (Kubernetes-shaped, annotated) and `plain` (containerd's default
 /// `/<namespace>/<id>` cgroup, no annotations: image from containerd's meta.db) start while the agent runs. A host shell runs the same
 /// commands and must produce nothing.
 @Suite(.serialized) struct ContainerdHostTests {
@@ -62,12 +62,14 @@ import Testing
         try ctr.importBusyboxImage(reference: Self.image, hostname: "busybox-defend-host")
 
         let before = Self.hexID(), kube = Self.hexID(), plain = "plain-\(UUID().uuidString.prefix(8).lowercased())"
+        let plainBefore = "plain-before-\(UUID().uuidString.prefix(8).lowercased())"
         let podBefore = UUID().uuidString.lowercased(), podKube = UUID().uuidString.lowercased()
         try ctr.runContainer(image: Self.image, id: before, cgroup: "/kubepods/besteffort/pod\(podBefore)/\(before)",
                              annotations: Self.criAnnotations(pod: "defend-before", namespace: "defend-ns"),
                              detach: true, command: ["/bin/sleep", "600"])
+        try ctr.runContainer(image: Self.image, id: plainBefore, detach: true, command: ["/bin/sleep", "600"])
 
-        // The agent, started with the `before` container already running.
+        // The agent, started with the `before` and `plainBefore` containers already running.
         try Self.policy.write(toFile: dir + "/policy.yaml", atomically: true, encoding: .utf8)
         let out = dir + "/events.ndjson", ready = dir + "/ready", log = dir + "/agent.log"
         let agent = Process()
@@ -96,6 +98,7 @@ import Testing
         #expect(kubeOutput.contains("busybox-defend-host"), "container output: \(kubeOutput)")
         try ctr.runContainer(image: Self.image, id: plain, detach: false, command: ["/bin/sh", "-c", Self.containerWorkload])
         try ctr.ctr(["task", "exec", "--exec-id", "defend-exec", before, "/bin/sh", "-c", Self.containerWorkload], timeout: 30)
+        try ctr.ctr(["task", "exec", "--exec-id", "defend-exec", plainBefore, "/bin/sh", "-c", Self.containerWorkload], timeout: 30)
         let beforeInit = try #require(try ctr.initPID(of: before))
 
         usleep(700_000)  // the agent flushes every 200 ms
@@ -156,6 +159,13 @@ import Testing
         #expect(Documents.object(Documents.object(Documents.process(plainShell), "entry_leader"), "entry_meta")["type"] as? String == "container")
         #expect(checker.exec(container: plain, args: ["/bin/cat", "/etc/hostname"]) != nil)
         checker.expectAlert(container: plain, args: ["/bin/cat", "/etc/hostname"])
+
+        // plainBefore: default cgroup, found by the cgroup walk at start, image from meta.db.
+        let plainBeforeCat = try #require(checker.exec(container: plainBefore, args: ["/bin/cat", "/etc/hostname"]),
+                                          "no exec document for the cat exec'd in plainBefore in \(out)")
+        #expect(Documents.object(Documents.object(plainBeforeCat, "container"), "image")["name"] as? String == "busybox-defend")
+        #expect(Documents.object(plainBeforeCat, "orchestrator").isEmpty)
+        checker.expectAlert(container: plainBefore, args: ["/bin/cat", "/etc/hostname"])
     }
 }
 
