@@ -79,7 +79,8 @@ public final class Agent {
         heartbeat = HeartbeatBuilder(agent: agentMetadata, host: host, cloud: cloud, config: documentConfig)
         // With a /proc reader, a record about a process the table missed is completed from /proc.
         let processes = ProcessTable(agentID: agentID, clock: clock, procReader: ProcReader())
-        let containers = ContainerRegistry(cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup")
+        let containers = ContainerRegistry(locator: .withContainerdStates(configuration.containerdStateDirectories),
+                                           cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup")
         let documents = DocumentBuilder(agent: agentMetadata, host: host, cloud: cloud, clock: clock,
                                         config: documentConfig)
 
@@ -176,7 +177,7 @@ public final class Agent {
         let s = pipeline.statistics
         let loss = sensor.lossCounters()
         let out = sink.statistics
-        var line = "records=\(s.records) documents=\(s.documents) alerts=\(s.alerts) denied=\(s.denied)"
+        var line = "records=\(s.records) documents=\(s.documents) alerts=\(s.alerts) denied=\(s.denied) redecided=\(s.redecided)"
         line += " processes=\(pipeline.processes.count) containers=\(containerCgroups.count)"
         line += " kernel_lost=\(loss.totalReserveFailures) decode_errors=\(loss.decodeErrors)"
         line += " output_written=\(out.documentsWritten) output_dropped=\(out.documentsDropped)"
