@@ -445,6 +445,32 @@ struct verdict {
     __u32 telemetry;
 };
 
+/* The policy in force and its generation (the generation index is 0 or 1). */
+static __always_inline struct defend_policy *active_policy(__u32 *gen)
+{
+    __u32 zero = 0;
+    struct defend_policy_state *st = bpf_map_lookup_elem(&policy_state, &zero);
+    *gen = st ? (st->active & 1) : 0;
+    return bpf_map_lookup_elem(&policy, gen);
+}
+
+/*
+ * For records that are telemetry only (exit, setsid): a verdict without actions, or 0 when process
+ * telemetry is off and nothing is to be sent.
+ */
+static __always_inline int telemetry_verdict(struct verdict *v, struct task_struct *task)
+{
+    __u32 gen;
+    struct defend_policy *p = active_policy(&gen);
+    if (!p || !(p->flags & DEFEND_PF_PROCESS_TELEMETRY))
+        return 0;
+    v->gen = gen;
+    __u64 cgid = task_cgroup_id(task);
+    if (bpf_map_lookup_elem(&containers, &cgid))
+        v->flags |= DEFEND_F_IN_CONTAINER;
+    return 1;
+}
+
 /*
  * First stage, shared by every hook: active generation, telemetry flag and
  * opMask[op] & containerMask. Returns the policy (NULL when nothing can match) and the
@@ -452,12 +478,10 @@ struct verdict {
  */
 static __always_inline struct defend_policy *policy_start(struct verdict *v, __u32 section, __u32 op, __u64 cgid, __u64 *m)
 {
-    __u32 zero = 0;
-    struct defend_policy_state *st = bpf_map_lookup_elem(&policy_state, &zero);
-    __u32 gen = st ? (st->active & 1) : 0;
+    __u32 gen;
+    struct defend_policy *p = active_policy(&gen);
     v->gen = gen;
     *m = 0;
-    struct defend_policy *p = bpf_map_lookup_elem(&policy, &gen);
     if (!p)
         return NULL;
     v->telemetry = (p->flags & DEFEND_PF_PROCESS_TELEMETRY) != 0;

@@ -100,21 +100,14 @@ int BPF_PROG(defend_exit, struct task_struct *task)
     /* only when the whole thread group is gone (signal->live dropped before the tracepoint) */
     if (BPF_CORE_READ(sig, live.counter) != 0)
         return 0;
-    __u32 zero = 0;
-    struct defend_policy_state *st = bpf_map_lookup_elem(&policy_state, &zero);
-    __u32 gen = st ? (st->active & 1) : 0;
-    struct defend_policy *p = bpf_map_lookup_elem(&policy, &gen);
-    if (!p || !(p->flags & DEFEND_PF_PROCESS_TELEMETRY))
+    struct verdict v = {};
+    if (!telemetry_verdict(&v, task))
         return 0;
     struct defend_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
         count_loss(DEFEND_EV_EXIT);
         return 0;
     }
-    struct verdict v = { .gen = gen };
-    __u64 cgid = task_cgroup_id(task);
-    if (bpf_map_lookup_elem(&containers, &cgid))
-        v.flags |= DEFEND_F_IN_CONTAINER;
     fill_header(&e->h, DEFEND_EV_EXIT, DEFEND_HOOK_TP_EXIT, &v, DEFEND_OP_NONE);
     fill_task(&e->task, task);
     unsigned int sflags = BPF_CORE_READ(sig, flags);
@@ -132,22 +125,15 @@ int defend_setsid(struct trace_event_raw_sys_exit *ctx)
 {
     if (ctx->ret < 0)
         return 0;
-    __u32 zero = 0;
-    struct defend_policy_state *st = bpf_map_lookup_elem(&policy_state, &zero);
-    __u32 gen = st ? (st->active & 1) : 0;
-    struct defend_policy *p = bpf_map_lookup_elem(&policy, &gen);
-    if (!p || !(p->flags & DEFEND_PF_PROCESS_TELEMETRY))
-        return 0;
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct verdict v = {};
+    if (!telemetry_verdict(&v, task))
+        return 0;
     struct defend_setsid_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
         count_loss(DEFEND_EV_SETSID);
         return 0;
     }
-    struct verdict v = { .gen = gen };
-    __u64 cgid = task_cgroup_id(task);
-    if (bpf_map_lookup_elem(&containers, &cgid))
-        v.flags |= DEFEND_F_IN_CONTAINER;
     fill_header(&e->h, DEFEND_EV_SETSID, DEFEND_HOOK_TP_SETSID, &v, DEFEND_OP_NONE);
     fill_task(&e->task, task);
     submit(e, urgent(e->h.actions));
@@ -155,8 +141,7 @@ int defend_setsid(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
- * cgroups whose every new child is a container (a Kubernetes pod's cgroup, a containerd namespace
- * directory), marked by the agent. A child created under one is made a container right here, in
+ * cgroups whose every new child is a container (a Kubernetes pod's cgroup), marked by the agent. A child created under one is made a container right here, in
  * the mkdir, with the policy's "container not described yet" masks: its first process is already
  * judged (and blocked) as a container process, before the agent has read the cgroup's record.
  */

@@ -89,9 +89,10 @@ public final class Agent {
         // Containers that exist already: every cgroup directory (also those without a process yet).
         var seeded: [UInt64: ContainerContext] = [:]
         var parents: [UInt64] = []
-        CgroupRoot.walk(containers.cgroupRoot) { id, path in
+        CgroupTree.walk(containers.cgroupRoot) { id, path in
             if let context = containers.note(cgroupID: id, path: path) { seeded[id] = context }
             if CgroupPath.isContainerParent(path) { parents.append(id) }
+            return true
         }
         for id in parents {
             do { try sensor.setContainerParent(cgroupID: id) } catch { AgentLog.warning("pod cgroup \(id): \(error)") }

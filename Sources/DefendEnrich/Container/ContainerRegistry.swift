@@ -174,25 +174,11 @@ public final class ContainerRegistry {
 
     /// Depth-first search of the cgroup filesystem for a directory whose inode is `id`.
     func path(ofCgroupID id: UInt64) -> String? {
-        var stack: [String] = [""]
-        var visited = 0
-        while let rel = stack.popLast(), visited < 100_000 {
-            visited += 1
-            let full = cgroupRoot + rel
-            var st = stat()
-            guard stat(full.isEmpty ? "/" : full, &st) == 0 else { continue }
-            if UInt64(st.st_ino) == id { return rel.isEmpty ? "/" : rel }
-            guard let dir = opendir(full) else { continue }
-            while let ent = readdir(dir) {
-                guard ent.pointee.d_type == UInt8(DT_DIR) else { continue }
-                let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-                }
-                if name == "." || name == ".." { continue }
-                stack.append(rel + "/" + name)
-            }
-            closedir(dir)
+        var found: String?
+        CgroupTree.walk(cgroupRoot) { inode, path in
+            if inode == id { found = path }
+            return found == nil
         }
-        return nil
+        return found
     }
 }
