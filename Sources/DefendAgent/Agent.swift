@@ -37,6 +37,7 @@ public final class Agent {
     private let sensor: KernelSensor
     private let sink: DocumentSink
     private var pipeline: EventPipeline!
+    private var heartbeat: HeartbeatBuilder
     /// Container cgroups the kernel knows, with what is known of them (masks are recomputed on reload).
     private var containerCgroups: [UInt64: ContainerContext] = [:]
 
@@ -71,13 +72,15 @@ public final class Agent {
                              + "(BPF-LSM unavailable); matching operations are reported, not prevented")
         }
 
+        let documentConfig = DocumentConfig(namespace: configuration.dataStreamNamespace,
+                                            packagePolicyID: configuration.packagePolicyID,
+                                            packagePolicyRevision: configuration.packagePolicyRevision)
+        let agentMetadata = AgentMetadata(id: agentID, version: defendVersion)
+        heartbeat = HeartbeatBuilder(agent: agentMetadata, host: host, cloud: cloud, config: documentConfig)
         let processes = ProcessTable(agentID: agentID, clock: clock)
         let containers = ContainerRegistry(cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup")
-        let documents = DocumentBuilder(
-            agent: AgentMetadata(id: agentID, version: defendVersion), host: host, cloud: cloud, clock: clock,
-            config: DocumentConfig(namespace: configuration.dataStreamNamespace,
-                                   packagePolicyID: configuration.packagePolicyID,
-                                   packagePolicyRevision: configuration.packagePolicyRevision))
+        let documents = DocumentBuilder(agent: agentMetadata, host: host, cloud: cloud, clock: clock,
+                                        config: documentConfig)
 
         // The sensor is attached before the /proc scan, so nothing that starts in between is missed.
         let snapshots = processes.seedFromProc()
@@ -116,6 +119,8 @@ public final class Agent {
         var lastFlush = BootClock.nowBootNs()
         var lastStats = lastFlush
         var lastPolicyCheck = lastFlush
+        var lastHeartbeat = lastFlush
+        if configuration.heartbeatInterval > 0 { writeHeartbeat() }
         var status: Int32 = 0
         while !SignalWatcher.stopRequested {
             do {
@@ -130,6 +135,11 @@ public final class Agent {
                     lastPolicyCheck = now
                     if let stamp = policyFile, stamp.changed() { reloadPolicy(reason: "policy file changed") }
                     pipeline.processes.reap(nowBootNs: now)
+                }
+                if configuration.heartbeatInterval > 0,
+                   now &- lastHeartbeat > UInt64(configuration.heartbeatInterval) * 1_000_000_000 {
+                    lastHeartbeat = now
+                    writeHeartbeat()
                 }
                 if configuration.statisticsInterval > 0,
                    now &- lastStats > UInt64(configuration.statisticsInterval) * 1_000_000_000 {
@@ -169,6 +179,16 @@ public final class Agent {
         }
         if let e = out.lastError { line += " output_error=\"\(e)\"" }
         return line
+    }
+
+    /// Block actions are in force when the policy in force blocks and the kernel can enforce it.
+    var blockActionEnabled: Bool { policy.policy.hasBlockActions && sensor.blockingEnforced }
+
+    private func writeHeartbeat() {
+        var line: [UInt8] = []
+        heartbeat.write(unixNs: BootClock.nowUnixNs(), blockActionEnabled: blockActionEnabled, into: &line)
+        line.withUnsafeBytes { sink.append($0, documents: 1) }
+        sink.flush()
     }
 
     // MARK: policy

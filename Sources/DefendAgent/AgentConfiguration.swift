@@ -19,6 +19,8 @@ public struct AgentConfiguration: Sendable {
     public var ringBufferBytes: Int = 8 << 20
     /// Seconds between statistics lines on stderr (0 = only at exit).
     public var statisticsInterval: Int = 60
+    /// Seconds between `metrics-cloud_defend.heartbeat-*` documents (one is written at start; 0 = none).
+    public var heartbeatInterval: Int = 1800
     /// Skip the cloud instance-metadata probes (no cloud.* fields).
     public var cloudMetadata: Bool = true
 

@@ -43,6 +43,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds between statistics lines on stderr (0: only at exit).")
     var statsInterval: Int = 60
 
+    @Option(name: .long, help: "Seconds between heartbeat documents (metrics-cloud_defend.heartbeat-*; 0: none).")
+    var heartbeatInterval: Int = 1800
+
     @Flag(name: .long, help: "Do not probe cloud instance metadata.")
     var noCloudMetadata = false
 
@@ -68,6 +71,7 @@ struct RunCommand: ParsableCommand {
         config.ringBufferBytes = ringBufferMib << 20
         config.statisticsInterval = statsInterval
         config.cloudMetadata = !noCloudMetadata
+        config.heartbeatInterval = max(0, heartbeatInterval)
         let agent: Agent
         do {
             agent = try Agent(configuration: config)

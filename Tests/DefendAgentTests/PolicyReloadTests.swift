@@ -81,7 +81,7 @@ private func makeAgent(policyText: String) throws -> (Agent, FakeSensor, MemoryS
                                       bootTimeNs: 1_000)]
         SignalWatcher.reset()
         #expect(agent.run() == 0)
-        let line = try #require(sink.lines.first)
+        let line = try #require(sink.lines.first { $0.contains("\"cloud_defend.process\"") })
         #expect(line.contains("\"matched_selectors\":[\"shells\"]"))
     }
 

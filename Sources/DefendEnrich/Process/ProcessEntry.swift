@@ -177,18 +177,25 @@ public enum EntryLeaderType: String, Sendable, Hashable {
     case container, sshd, `init`, terminal, unknown
 }
 
+/// One stored version of an entry. Immutable and shared: views and the table hold references,
+/// so resolving relatives costs retains instead of copies of ~180-byte entries.
+final class EntryBox: Sendable {
+    let entry: ProcessEntry
+    init(_ entry: ProcessEntry) { self.entry = entry }
+}
+
 /// A process with its relatives resolved: what one ECS document describes.
-/// The entries live in one shared box, so passing a view around costs a retain, not ~1 KB of copying.
+/// The entries live in shared boxes, so passing a view around costs a retain, not ~1 KB of copying.
 public struct ProcessView: Sendable, Hashable {
     private final class Storage: Sendable {
-        let process: ProcessEntry
-        let parent: ProcessEntry?
-        let groupLeader: ProcessEntry?
-        let sessionLeader: ProcessEntry?
-        let entryLeader: ProcessEntry?
+        let process: EntryBox
+        let parent: EntryBox?
+        let groupLeader: EntryBox?
+        let sessionLeader: EntryBox?
+        let entryLeader: EntryBox?
         let entryLeaderType: EntryLeaderType?
-        init(_ process: ProcessEntry, _ parent: ProcessEntry?, _ groupLeader: ProcessEntry?,
-             _ sessionLeader: ProcessEntry?, _ entryLeader: ProcessEntry?, _ entryLeaderType: EntryLeaderType?) {
+        init(_ process: EntryBox, _ parent: EntryBox?, _ groupLeader: EntryBox?,
+             _ sessionLeader: EntryBox?, _ entryLeader: EntryBox?, _ entryLeaderType: EntryLeaderType?) {
             self.process = process; self.parent = parent; self.groupLeader = groupLeader
             self.sessionLeader = sessionLeader; self.entryLeader = entryLeader; self.entryLeaderType = entryLeaderType
         }
@@ -198,32 +205,46 @@ public struct ProcessView: Sendable, Hashable {
     public init(process: ProcessEntry, parent: ProcessEntry? = nil, groupLeader: ProcessEntry? = nil,
                 sessionLeader: ProcessEntry? = nil, entryLeader: ProcessEntry? = nil,
                 entryLeaderType: EntryLeaderType? = nil) {
+        storage = Storage(EntryBox(process), parent.map(EntryBox.init), groupLeader.map(EntryBox.init),
+                          sessionLeader.map(EntryBox.init), entryLeader.map(EntryBox.init), entryLeaderType)
+    }
+
+    init(boxes process: EntryBox, parent: EntryBox?, groupLeader: EntryBox?, sessionLeader: EntryBox?,
+         entryLeader: EntryBox?, entryLeaderType: EntryLeaderType?) {
         storage = Storage(process, parent, groupLeader, sessionLeader, entryLeader, entryLeaderType)
     }
 
+    private func replacing(process: EntryBox? = nil, parent: EntryBox?? = nil, groupLeader: EntryBox?? = nil,
+                           sessionLeader: EntryBox?? = nil, entryLeader: EntryBox?? = nil,
+                           entryLeaderType: EntryLeaderType?? = nil) -> Storage {
+        Storage(process ?? storage.process, parent ?? storage.parent, groupLeader ?? storage.groupLeader,
+                sessionLeader ?? storage.sessionLeader, entryLeader ?? storage.entryLeader,
+                entryLeaderType ?? storage.entryLeaderType)
+    }
+
     public var process: ProcessEntry {
-        get { storage.process }
-        set { storage = Storage(newValue, parent, groupLeader, sessionLeader, entryLeader, entryLeaderType) }
+        get { storage.process.entry }
+        set { storage = replacing(process: EntryBox(newValue)) }
     }
     public var parent: ProcessEntry? {
-        get { storage.parent }
-        set { storage = Storage(process, newValue, groupLeader, sessionLeader, entryLeader, entryLeaderType) }
+        get { storage.parent?.entry }
+        set { storage = replacing(parent: .some(newValue.map(EntryBox.init))) }
     }
     public var groupLeader: ProcessEntry? {
-        get { storage.groupLeader }
-        set { storage = Storage(process, parent, newValue, sessionLeader, entryLeader, entryLeaderType) }
+        get { storage.groupLeader?.entry }
+        set { storage = replacing(groupLeader: .some(newValue.map(EntryBox.init))) }
     }
     public var sessionLeader: ProcessEntry? {
-        get { storage.sessionLeader }
-        set { storage = Storage(process, parent, groupLeader, newValue, entryLeader, entryLeaderType) }
+        get { storage.sessionLeader?.entry }
+        set { storage = replacing(sessionLeader: .some(newValue.map(EntryBox.init))) }
     }
     public var entryLeader: ProcessEntry? {
-        get { storage.entryLeader }
-        set { storage = Storage(process, parent, groupLeader, sessionLeader, newValue, entryLeaderType) }
+        get { storage.entryLeader?.entry }
+        set { storage = replacing(entryLeader: .some(newValue.map(EntryBox.init))) }
     }
     public var entryLeaderType: EntryLeaderType? {
         get { storage.entryLeaderType }
-        set { storage = Storage(process, parent, groupLeader, sessionLeader, entryLeader, newValue) }
+        set { storage = replacing(entryLeaderType: .some(newValue)) }
     }
 
     public static func == (a: ProcessView, b: ProcessView) -> Bool {
@@ -236,6 +257,6 @@ public struct ProcessView: Sendable, Hashable {
 
     /// Same process as `process` (pid and start time): `same_as_process` of a relative.
     public func isSameAsProcess(_ other: ProcessEntry) -> Bool {
-        other.pid == storage.process.pid && other.startBootNs == storage.process.startBootNs
+        other.pid == storage.process.entry.pid && other.startBootNs == storage.process.entry.startBootNs
     }
 }

@@ -39,7 +39,7 @@ public final class ProcessTable {
     /// Optional source for pids we never saw (nil: placeholders only).
     public var procReader: ProcReader?
 
-    private var entries: [Int32: ProcessEntry] = [:]
+    private var entries: [Int32: EntryBox] = [:]
     private var ended = EndedQueue()
     private var sequence: UInt64 = 0
     private let startToleranceNs: UInt64
@@ -57,7 +57,7 @@ public final class ProcessTable {
     public var count: Int { entries.count }
     public var endedCount: Int { ended.count }
 
-    public func entry(pid: Int32) -> ProcessEntry? { entries[pid] }
+    public func entry(pid: Int32) -> ProcessEntry? { entries[pid]?.entry }
 
     // MARK: seeding
 
@@ -90,37 +90,34 @@ public final class ProcessTable {
         switch event.record {
         case .fork(let r):
             if event.decision.denied {
-                var parent = ensure(r.child)
+                var parent = ensure(r.child).entry
                 parent.hookMask |= hookBit
                 parent.revision = 0
-                return view(of: parent)
+                return view(of: EntryBox(parent))
             }
             return view(of: fork(r.child, hookBit: hookBit, actions: actions))
         case .exec(let r):
-            var e = ensure(r.task)
+            var e = ensure(r.task).entry
             applyExec(r, to: &e)
             e.hookMask |= hookBit
             e.reportedActions.formUnion(actions)
-            if event.decision.denied { e.revision = 0; return view(of: e) }
-            store(&e)
-            return view(of: e)
+            if event.decision.denied { e.revision = 0; return view(of: EntryBox(e)) }
+            return view(of: store(&e))
         case .exit(let r):
-            var e = ensure(r.task)
+            var e = ensure(r.task).entry
             e.hookMask |= hookBit
             if e.endBootNs == nil {
                 e.endBootNs = max(event.bootTimeNs, e.startBootNs)
                 e.exitCode = r.exitCode
                 ended.push(pid: e.pid, startBootNs: e.startBootNs, endBootNs: e.endBootNs ?? 0)
             }
-            store(&e)
-            let v = view(of: e)
+            let v = view(of: store(&e))
             reap(nowBootNs: event.bootTimeNs)
             return v
         case .setsid(let r):
-            var e = ensure(r.task)
+            var e = ensure(r.task).entry
             e.hookMask |= hookBit
-            store(&e)
-            return view(of: e)
+            return view(of: store(&e))
         case .file(let r):
             return view(of: ensure(r.task))
         case .cgroup:
@@ -130,8 +127,8 @@ public final class ProcessTable {
 
     /// The current view of a pid, nil when unknown.
     public func view(pid: Int32) -> ProcessView? {
-        guard let e = entries[pid] else { return nil }
-        return view(of: e)
+        guard let b = entries[pid] else { return nil }
+        return view(of: b)
     }
 
     // MARK: reaping
@@ -143,7 +140,7 @@ public final class ProcessTable {
             let expired = oldest.endBootNs &+ limits.endedGraceNs <= nowBootNs
             guard expired || ended.count > limits.maxEnded else { break }
             ended.pop()
-            if let old = entries[oldest.pid], old.startBootNs == oldest.startBootNs, old.hasEnded {
+            if let old = entries[oldest.pid], old.entry.startBootNs == oldest.startBootNs, old.entry.hasEnded {
                 entries[oldest.pid] = nil
             }
         }
@@ -152,8 +149,8 @@ public final class ProcessTable {
     /// Removes live entries whose process no longer exists in procfs (exit records lost). For a timer.
     public func sweepVanished(_ reader: ProcReader = ProcReader()) -> Int {
         var gone: [Int32] = []
-        for (pid, e) in entries where !e.hasEnded {
-            if let snap = reader.read(pid: pid), sameStart(snap.entry.startBootNs, e.startBootNs) { continue }
+        for (pid, b) in entries where !b.entry.hasEnded {
+            if let snap = reader.read(pid: pid), sameStart(snap.entry.startBootNs, b.entry.startBootNs) { continue }
             gone.append(pid)
         }
         for pid in gone { entries[pid] = nil }
@@ -162,7 +159,7 @@ public final class ProcessTable {
 
     // MARK: internals
 
-    private func fork(_ task: TaskInfo, hookBit: UInt32, actions: ActionSet) -> ProcessEntry {
+    private func fork(_ task: TaskInfo, hookBit: UInt32, actions: ActionSet) -> EntryBox {
         var child: ProcessEntry
         if let parent = liveParent(pid: task.ppid, childStart: task.startBootNs) ?? unknownParent(task) {
             child = parent
@@ -189,8 +186,7 @@ public final class ProcessTable {
         child.reportedActions = actions
         if child.origin == .procScan { child.origin = .kernel }
         child.entityID = entityID(pid: task.pid, startBootNs: task.startBootNs)
-        store(&child)
-        return child
+        return store(&child)
     }
 
     private func applyExec(_ r: ExecRecord, to e: inout ProcessEntry) {
@@ -213,15 +209,15 @@ public final class ProcessTable {
     }
 
     /// The entry for the record's task, refreshed from it; created when unknown or reused.
-    private func ensure(_ task: TaskInfo) -> ProcessEntry {
-        if var e = entries[task.pid], sameStart(e.startBootNs, task.startBootNs) {
+    private func ensure(_ task: TaskInfo) -> EntryBox {
+        if let b = entries[task.pid], sameStart(b.entry.startBootNs, task.startBootNs) {
+            var e = b.entry
             var changed = e.update(from: task)
             if e.startBootNs == 0, task.startBootNs != 0 {
                 e.startBootNs = task.startBootNs; e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
                 changed = true
             }
-            if changed { store(&e) }
-            return e
+            return changed ? store(&e) : b
         }
         var e: ProcessEntry
         if let reader = procReader, let snap = reader.read(pid: task.pid),
@@ -234,8 +230,7 @@ public final class ProcessTable {
             e.startBootNs = task.startBootNs
         }
         e.entityID = entityID(pid: e.pid, startBootNs: e.startBootNs)
-        store(&e)
-        return e
+        return store(&e)
     }
 
     private func unknownParent(_ child: TaskInfo) -> ProcessEntry? {
@@ -250,8 +245,8 @@ public final class ProcessTable {
     private func liveParent(pid: Int32, childStart: UInt64) -> ProcessEntry? {
         guard pid > 0, let p = entries[pid] else { return nil }
         // A parent cannot start after its child: otherwise the pid was reused.
-        if childStart != 0, p.startBootNs > childStart &+ startToleranceNs { return nil }
-        return p
+        if childStart != 0, p.entry.startBootNs > childStart &+ startToleranceNs { return nil }
+        return p.entry
     }
 
     private func sameStart(_ a: UInt64, _ b: UInt64) -> Bool {
@@ -260,11 +255,14 @@ public final class ProcessTable {
     }
 
     /// Stores a new version of the entry; its `revision` (also the recency used for eviction) is set.
-    private func store(_ e: inout ProcessEntry) {
+    @discardableResult
+    private func store(_ e: inout ProcessEntry) -> EntryBox {
         sequence &+= 1
         e.revision = sequence
-        entries[e.pid] = e
+        let box = EntryBox(e)
+        entries[e.pid] = box
         if entries.count > limits.maxEntries { shrink() }
+        return box
     }
 
     /// Over the total bound: reap every ended entry, then drop the least recently seen quarter.
@@ -272,7 +270,7 @@ public final class ProcessTable {
         reap(nowBootNs: .max)
         guard entries.count > limits.maxEntries else { return }
         let drop = max(1, limits.maxEntries / 4)
-        let victims = entries.sorted { $0.value.revision < $1.value.revision }.prefix(drop).map(\.key)
+        let victims = entries.sorted { $0.value.entry.revision < $1.value.entry.revision }.prefix(drop).map(\.key)
         for pid in victims { entries[pid] = nil }
     }
 
@@ -282,32 +280,36 @@ public final class ProcessTable {
 
     // MARK: relatives
 
-    func view(of e: ProcessEntry) -> ProcessView {
+    func view(of b: EntryBox) -> ProcessView {
+        let e = b.entry
         let parent = relative(pid: e.ppid, of: e, mustPrecede: true)
-        let group = e.pgid == e.pid ? e : relative(pid: e.pgid, of: e, mustPrecede: false)
-        let session = e.sid == e.pid ? e : relative(pid: e.sid, of: e, mustPrecede: false)
-        let (leader, type) = cachedEntryLeader(of: e, parent: parent)
-        return ProcessView(process: e, parent: parent, groupLeader: group, sessionLeader: session,
+        let group = e.pgid == e.pid ? b : relative(pid: e.pgid, of: e, mustPrecede: false)
+        let session = e.sid == e.pid ? b : relative(pid: e.sid, of: e, mustPrecede: false)
+        let (leader, type) = cachedEntryLeader(of: b, parent: parent)
+        return ProcessView(boxes: b, parent: parent, groupLeader: group, sessionLeader: session,
                            entryLeader: leader, entryLeaderType: type)
     }
 
-    private func relative(pid: Int32, of e: ProcessEntry, mustPrecede: Bool) -> ProcessEntry? {
+    private func relative(pid: Int32, of e: ProcessEntry, mustPrecede: Bool) -> EntryBox? {
         guard pid > 0, pid != e.pid, let r = entries[pid] else { return nil }
-        if mustPrecede, e.startBootNs != 0, r.startBootNs > e.startBootNs &+ startToleranceNs { return nil }
+        if mustPrecede, e.startBootNs != 0, r.entry.startBootNs > e.startBootNs &+ startToleranceNs { return nil }
         return r
     }
 
     /// The entry leader from the entry's cache when still valid; otherwise walked and cached.
-    private func cachedEntryLeader(of e: ProcessEntry, parent: ProcessEntry?) -> (ProcessEntry, EntryLeaderType) {
+    private func cachedEntryLeader(of b: EntryBox, parent: EntryBox?) -> (EntryBox, EntryLeaderType) {
+        let e = b.entry
         if e.leaderPID != 0 {
-            if e.leaderPID == e.pid, e.leaderStart == e.startBootNs { return (e, e.leaderType) }
-            if let l = entries[e.leaderPID], l.startBootNs == e.leaderStart { return (l, e.leaderType) }
+            if e.leaderPID == e.pid, e.leaderStart == e.startBootNs { return (b, e.leaderType) }
+            if let l = entries[e.leaderPID], l.entry.startBootNs == e.leaderStart { return (l, e.leaderType) }
         }
-        let (leader, type) = entryLeader(of: e, parent: parent)
-        if e.revision != 0, entries[e.pid]?.revision == e.revision {
-            entries[e.pid]?.leaderPID = leader.pid
-            entries[e.pid]?.leaderStart = leader.startBootNs
-            entries[e.pid]?.leaderType = type
+        let (leader, type) = entryLeader(of: b, parent: parent)
+        if e.revision != 0, let stored = entries[e.pid], stored === b {
+            var cached = e
+            cached.leaderPID = leader.entry.pid
+            cached.leaderStart = leader.entry.startBootNs
+            cached.leaderType = type
+            entries[e.pid] = EntryBox(cached)
         }
         return (leader, type)
     }
@@ -319,17 +321,17 @@ public final class ProcessTable {
     /// 4. `cur` leads its session, has a tty, and `p` is `login`/`getty`/`agetty`/`mingetty` -> `terminal`.
     /// 5. `p` is pid 1 -> `init` (a service started by init).
     /// 6. `p` unknown (or the walk exceeds `maxAncestry`) -> `cur`, `unknown` (the topmost known ancestor).
-    private func entryLeader(of e: ProcessEntry, parent: ProcessEntry?) -> (ProcessEntry, EntryLeaderType) {
-        var cur = e
+    private func entryLeader(of b: EntryBox, parent: EntryBox?) -> (EntryBox, EntryLeaderType) {
+        var cur = b
         var p = parent
         for _ in 0..<limits.maxAncestry {
-            if cur.pid == 1 { return (cur, .`init`) }
+            if cur.entry.pid == 1 { return (cur, .`init`) }
             guard let par = p else { return (cur, .unknown) }
-            if Self.isContainerRuntime(par) { return (cur, .container) }
-            if par.name == "sshd" || par.comm == "sshd" { return (cur, .sshd) }
-            if cur.isSessionLeader, cur.interactive, Self.isLogin(par) { return (cur, .terminal) }
-            if par.pid == 1 { return (cur, .`init`) }
-            let next = relative(pid: par.ppid, of: par, mustPrecede: true)
+            if Self.isContainerRuntime(par.entry) { return (cur, .container) }
+            if par.entry.name == "sshd" || par.entry.comm == "sshd" { return (cur, .sshd) }
+            if cur.entry.isSessionLeader, cur.entry.interactive, Self.isLogin(par.entry) { return (cur, .terminal) }
+            if par.entry.pid == 1 { return (cur, .`init`) }
+            let next = relative(pid: par.entry.ppid, of: par.entry, mustPrecede: true)
             cur = par
             p = next
         }
