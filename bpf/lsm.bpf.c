@@ -35,7 +35,20 @@ struct file_op {
     struct dentry *dentry;
     struct vfsmount *old_mnt; /* rename/link source, or NULL */
     struct dentry *old_dentry;
+    __u32 reported;           /* out: a response logged/alerted/blocked it */
+    __u32 truncate_dedup;     /* path_truncate: skip when the same O_TRUNC open was reported */
 };
+
+/* The O_TRUNC open of this inode by this task was reported already (and forget it). */
+static __always_inline int truncate_already_reported(__u64 ino)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u64 *seen = bpf_map_lookup_elem(&trunc_seen, &id);
+    if (!seen || *seen != ino)
+        return 0;
+    bpf_map_delete_elem(&trunc_seen, &id);
+    return 1;
+}
 
 /* Decide, report and enforce one file operation. Returns the LSM verdict. */
 static __always_inline int file_decide(struct file_op *f)
@@ -45,6 +58,9 @@ static __always_inline int file_decide(struct file_op *f)
     struct defend_policy *p = policy_start(&v, DEFEND_SECTION_FILE, f->op, bpf_get_current_cgroup_id(), &m);
     if (!p)
         return 0; /* the common case: nothing in scope (host with scope containers, read opens...) */
+    /* Only operations in scope pay for the de-duplication lookup. */
+    if (f->truncate_dedup && truncate_already_reported(f->ino))
+        return 0;
     struct scratch *s = get_scratch();
     if (!s)
         return 0;
@@ -75,6 +91,7 @@ static __always_inline int file_decide(struct file_op *f)
     policy_fire(&v, p, DEFEND_SECTION_FILE, m);
     if (!v.actions)
         return 0;
+    f->reported = 1;
 
     int deny = (v.actions & DEFEND_ACTION_BLOCK) != 0;
     struct defend_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -131,14 +148,16 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
 {
     if (ret)
         return ret;
-    __u32 fmode = BPF_CORE_READ(file, f_mode);
-    __u32 fflags = BPF_CORE_READ(file, f_flags);
+    /* Every open passes here: read through the BTF-typed arguments directly (plain loads, CO-RE
+     * relocated) instead of bpf_probe_read_kernel calls. */
+    __u32 fmode = file->f_mode;
+    __u32 fflags = file->f_flags;
     if (!(fmode & FMODE_WRITE) && !(fflags & O_TRUNC))
         return 0; /* reads are not events */
     if (fmode & FMODE_CREATED)
         return 0; /* reported by path_mknod */
-    struct inode *inode = BPF_CORE_READ(file, f_inode);
-    __u32 md = BPF_CORE_READ(inode, i_mode);
+    struct inode *inode = file->f_inode;
+    __u32 md = inode->i_mode;
     if (!is_regular(md))
         return 0;
     int exe = (md & S_IXUGO) != 0;
@@ -147,17 +166,20 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
         .op = exe ? DEFEND_OP_MODIFY_EXECUTABLE : DEFEND_OP_MODIFY_FILE,
         .mode = md,
         .flags = exe ? DEFEND_F_WAS_EXECUTABLE : 0,
-        .ino = BPF_CORE_READ(inode, i_ino),
-        .mnt = BPF_CORE_READ(file, f_path.mnt),
-        .dentry = BPF_CORE_READ(file, f_path.dentry),
+        .ino = inode->i_ino,
+        .mnt = file->f_path.mnt,
+        .dentry = file->f_path.dentry,
     };
+    int verdict = file_decide(&f);
     /* Up to 6.1 an O_TRUNC open continues into security_path_truncate (handle_truncate); since
-     * 6.2 it goes to the file_truncate hook instead, so there is nothing to de-duplicate. */
-    if ((fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate)) {
+     * 6.2 it goes to the file_truncate hook instead, so there is nothing to de-duplicate. Only a
+     * reported open needs remembering: the truncate that follows decides the same way otherwise,
+     * and the common, unreported open stays free of map writes. */
+    if (f.reported && verdict == 0 && (fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate)) {
         __u64 id = bpf_get_current_pid_tgid();
         bpf_map_update_elem(&trunc_seen, &id, &f.ino, BPF_ANY);
     }
-    return file_decide(&f);
+    return verdict;
 }
 
 SEC("lsm/path_truncate")
@@ -165,18 +187,12 @@ int BPF_PROG(defend_path_truncate, const struct path *path, int ret)
 {
     if (ret)
         return ret;
-    struct dentry *d = BPF_CORE_READ(path, dentry);
-    struct inode *inode = BPF_CORE_READ(d, d_inode);
-    __u32 md = BPF_CORE_READ(inode, i_mode);
+    struct dentry *d = path->dentry;
+    struct inode *inode = d->d_inode;
+    __u32 md = inode->i_mode;
     if (!is_regular(md))
         return 0;
-    __u64 ino = BPF_CORE_READ(inode, i_ino);
-    __u64 id = bpf_get_current_pid_tgid();
-    __u64 *seen = bpf_map_lookup_elem(&trunc_seen, &id);
-    if (seen && *seen == ino) {
-        bpf_map_delete_elem(&trunc_seen, &id);
-        return 0; /* the O_TRUNC open was already decided by file_open */
-    }
+    __u64 ino = inode->i_ino;
     int exe = (md & S_IXUGO) != 0;
     struct file_op f = {
         .hook = DEFEND_HOOK_LSM_PATH_TRUNCATE,
@@ -184,8 +200,9 @@ int BPF_PROG(defend_path_truncate, const struct path *path, int ret)
         .mode = md,
         .flags = exe ? DEFEND_F_WAS_EXECUTABLE : 0,
         .ino = ino,
-        .mnt = BPF_CORE_READ(path, mnt),
+        .mnt = path->mnt,
         .dentry = d,
+        .truncate_dedup = 1, /* the O_TRUNC open that led here may have been decided by file_open */
     };
     return file_decide(&f);
 }

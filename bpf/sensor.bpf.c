@@ -172,7 +172,9 @@ static __always_inline int cgroup_event(struct cgroup *cgrp, const char *path, _
     e->path_len = n > 0 ? n - 1 : 0;
     if (n == DEFEND_PATH_MAX)
         e->h.flags |= DEFEND_F_PATH_TRUNCATED;
-    submit(e, urgent(e->h.actions));
+    /* Wake the reader at once: until the agent describes a new container to the kernel, its first
+     * processes are judged as host activity. cgroup changes are rare, so this costs nothing. */
+    submit(e, 1);
     return 0;
 }
 

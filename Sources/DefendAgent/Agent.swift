@@ -77,8 +77,10 @@ public final class Agent {
                                             packagePolicyRevision: configuration.packagePolicyRevision)
         let agentMetadata = AgentMetadata(id: agentID, version: defendVersion)
         heartbeat = HeartbeatBuilder(agent: agentMetadata, host: host, cloud: cloud, config: documentConfig)
-        let processes = ProcessTable(agentID: agentID, clock: clock)
-        let containers = ContainerRegistry(cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup")
+        // With a /proc reader, a record about a process the table missed is completed from /proc.
+        let processes = ProcessTable(agentID: agentID, clock: clock, procReader: ProcReader())
+        let containers = ContainerRegistry(locator: .withContainerdStates(configuration.containerdStateDirectories),
+                                           cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup")
         let documents = DocumentBuilder(agent: agentMetadata, host: host, cloud: cloud, clock: clock,
                                         config: documentConfig)
 
@@ -120,6 +122,7 @@ public final class Agent {
         var lastStats = lastFlush
         var lastPolicyCheck = lastFlush
         var lastHeartbeat = lastFlush
+        var lastSweep = lastFlush
         if configuration.heartbeatInterval > 0 { writeHeartbeat() }
         var status: Int32 = 0
         while !SignalWatcher.stopRequested {
@@ -135,6 +138,11 @@ public final class Agent {
                     lastPolicyCheck = now
                     if let stamp = policyFile, stamp.changed() { reloadPolicy(reason: "policy file changed") }
                     pipeline.processes.reap(nowBootNs: now)
+                }
+                if now &- lastSweep > 60_000_000_000 {
+                    // Processes whose exit records were lost (counted as kernel losses) leave the table.
+                    lastSweep = now
+                    _ = pipeline.processes.sweepVanished()
                 }
                 if configuration.heartbeatInterval > 0,
                    now &- lastHeartbeat > UInt64(configuration.heartbeatInterval) * 1_000_000_000 {
@@ -169,7 +177,7 @@ public final class Agent {
         let s = pipeline.statistics
         let loss = sensor.lossCounters()
         let out = sink.statistics
-        var line = "records=\(s.records) documents=\(s.documents) alerts=\(s.alerts) denied=\(s.denied)"
+        var line = "records=\(s.records) documents=\(s.documents) alerts=\(s.alerts) denied=\(s.denied) redecided=\(s.redecided)"
         line += " processes=\(pipeline.processes.count) containers=\(containerCgroups.count)"
         line += " kernel_lost=\(loss.totalReserveFailures) decode_errors=\(loss.decodeErrors)"
         line += " output_written=\(out.documentsWritten) output_dropped=\(out.documentsDropped)"

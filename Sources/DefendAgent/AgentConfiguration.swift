@@ -23,6 +23,9 @@ public struct AgentConfiguration: Sendable {
     public var heartbeatInterval: Int = 1800
     /// Skip the cloud instance-metadata probes (no cloud.* fields).
     public var cloudMetadata: Bool = true
+    /// State directories of containerd instances besides the default ones (`/run/containerd`, ...), where
+    /// the OCI bundles (config.json) of their containers are read from.
+    public var containerdStateDirectories: [String] = []
 
     public init() {}
 }

@@ -12,12 +12,19 @@ public final class EventPipeline {
     private var documents: DocumentBuilder
     private let sink: DocumentSink
     private var policies: PolicyGenerations
-    private var lineBuffer: [UInt8] = []
     /// Called when a cgroup turns out to be a container (or stops being one: context nil), so the
     /// kernel's `containers` map can be updated.
     private let containerChanged: (UInt64, ContainerContext?) -> Void
 
     public private(set) var statistics = PipelineStatistics()
+    /// Container cgroups registered while running, with the boot time their masks reached the kernel.
+    /// A fork/exec in such a cgroup recorded before that time was decided as a host task (the
+    /// container's first processes race the cgroup_mkdir record), so it is decided again here.
+    private var registeredAt: [UInt64: UInt64] = [:]
+    /// Bound on `registeredAt` (only a race window matters; the oldest entries are useless).
+    var maxRegistrations = 4096
+    /// Reads CLOCK_BOOTTIME (replaceable for tests).
+    var now: () -> UInt64 = BootClock.nowBootNs
 
     public init(processes: ProcessTable, containers: ContainerRegistry, documents: DocumentBuilder,
                 sink: DocumentSink, policies: PolicyGenerations,
@@ -28,7 +35,6 @@ public final class EventPipeline {
         self.sink = sink
         self.policies = policies
         self.containerChanged = containerChanged
-        lineBuffer.reserveCapacity(64 * 1024)
     }
 
     public func updatePolicies(_ policies: PolicyGenerations) { self.policies = policies }
@@ -38,13 +44,22 @@ public final class EventPipeline {
         if case .cgroup(let record) = event.record {
             let context = containers.apply(record)
             if record.created {
-                if let context { containerChanged(record.cgroupID, context) }
+                if let context {
+                    containerChanged(record.cgroupID, context)
+                    if registeredAt.count >= maxRegistrations { registeredAt.removeAll(keepingCapacity: true) }
+                    registeredAt[record.cgroupID] = now()
+                }
             } else {
                 containerChanged(record.cgroupID, nil)
+                registeredAt[record.cgroupID] = nil
             }
             return
         }
         let view = processes.apply(event)
+        var event = event
+        if let view, let installed = registeredAt[Self.cgroupID(of: event.record)], event.bootTimeNs < installed {
+            redecide(&event, view)
+        }
         let actions = event.decision.actions
         // Telemetry-only records feed the process table; only decisions (or the `end` of a logged
         // process, which the builder knows) become documents.
@@ -52,14 +67,35 @@ public final class EventPipeline {
         let cgroup = Self.cgroupID(of: event.record)
         let container = cgroup == 0 ? nil : containers.context(forCgroupID: cgroup)
         let names = policies.selectorNames(for: event)
-        lineBuffer.removeAll(keepingCapacity: true)
-        let written = documents.write(event: event, process: view, container: container,
-                                      matchedSelectors: names, into: &lineBuffer)
+        let sink = self.sink
+        let written = documents.withDocuments(event: event, process: view, container: container,
+                                              matchedSelectors: names) { lines, count in
+            sink.append(lines, documents: count)
+        }
         guard written > 0 else { return }
         statistics.documents += UInt64(written)
         if event.decision.actions.contains(.alert) || event.decision.denied { statistics.alerts += 1 }
         if event.decision.denied { statistics.denied += 1 }
-        lineBuffer.withUnsafeBytes { sink.append($0, documents: written) }
+    }
+
+    /// Decides a fork/exec again in user space with the container's description, as the kernel would
+    /// have with the container's mask (same compiled tables). Only the report can be corrected: an
+    /// operation that should have been blocked already happened.
+    private func redecide(_ event: inout KernelEvent, _ view: ProcessView) {
+        let operation: PolicyOperation
+        switch event.record {
+        case .fork: operation = .fork
+        case .exec: operation = .exec
+        default: return
+        }
+        guard let container = containers.context(forCgroupID: Self.cgroupID(of: event.record)) else { return }
+        let p = view.process
+        let verdict = policies.active.evaluate(PolicyEvent(operation: operation, path: p.executable,
+                                                           processName: p.comm.isEmpty ? p.name : p.comm,
+                                                           interactive: p.interactive, container: container))
+        event.decision = Decision(operation: operation, actions: verdict.actions, selectors: verdict.selectors,
+                                  denied: false, generation: policies.activeGeneration)
+        statistics.redecided += 1
     }
 
     private func isExit(_ event: KernelEvent) -> Bool {
@@ -84,6 +120,8 @@ public struct PipelineStatistics: Sendable, Hashable {
     public var documents: UInt64 = 0
     public var alerts: UInt64 = 0
     public var denied: UInt64 = 0
+    /// Fork/exec records decided again in user space (they raced their container's registration).
+    public var redecided: UInt64 = 0
 }
 
 /// The compiled policies the kernel may still be deciding with, by kernel generation, so the
@@ -91,14 +129,17 @@ public struct PipelineStatistics: Sendable, Hashable {
 public struct PolicyGenerations: Sendable {
     private var byGeneration: [UInt32: CompiledPolicy] = [:]
     public private(set) var active: CompiledPolicy
+    public private(set) var activeGeneration: UInt32
 
     public init(active: CompiledPolicy, generation: UInt32) {
         self.active = active
+        activeGeneration = generation
         byGeneration[generation] = active
     }
 
     public mutating func install(_ policy: CompiledPolicy, generation: UInt32) {
         active = policy
+        activeGeneration = generation
         byGeneration[generation] = policy
     }
 

@@ -43,6 +43,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds between statistics lines on stderr (0: only at exit).")
     var statsInterval: Int = 60
 
+    @Option(name: .long, help: ArgumentHelp(
+        "State directory of a containerd besides /run/containerd (its `state` setting); repeatable.",
+        discussion: "Container bundles (config.json with image and pod annotations) are read from <DIR>/io.containerd.runtime.v2.task."))
+    var containerdState: [String] = []
+
     @Option(name: .long, help: "Seconds between heartbeat documents (metrics-cloud_defend.heartbeat-*; 0: none).")
     var heartbeatInterval: Int = 1800
 
@@ -71,6 +76,7 @@ struct RunCommand: ParsableCommand {
         config.ringBufferBytes = ringBufferMib << 20
         config.statisticsInterval = statsInterval
         config.cloudMetadata = !noCloudMetadata
+        config.containerdStateDirectories = containerdState
         config.heartbeatInterval = max(0, heartbeatInterval)
         let agent: Agent
         do {

@@ -390,3 +390,44 @@ extension TaskInfo {
         return t
     }
 }
+
+@Suite struct EventTemplateTests {
+    /// One builder writes every (hook, operation, stream) combination: each prebuilt event block must
+    /// match a freshly described one (no two kinds of document share a template slot).
+    @Test func everyFileAndProcessKindKeepsItsOwnEventBlock() throws {
+        var b = DocumentBuilder(agent: AgentMetadata(id: "a", version: "1"), host: HostMetadata(), cloud: nil,
+                                clock: BootClock(bootEpochNs: 0))
+        let view = ProcessView(process: ProcessEntry(pid: 9, name: "x", entityID: "e"))
+        let t = TaskInfo(pid: 9, startBootNs: 1, comm: "x")
+        let hooks: [HookPoint] = [.path_chmod, .path_mknod, .file_open, .path_truncate, .path_rename, .path_link, .path_unlink]
+        let ops: [PolicyOperation] = [.createExecutable, .modifyExecutable, .createFile, .modifyFile, .deleteFile]
+        for round in 0..<2 {  // the second round reads every template from the cache
+            for hook in hooks {
+                for op in ops {
+                    for denied in [false, true] {
+                        let e = KernelEvent(record: .file(FileRecord(task: t, path: "/a/b")), hook: hook,
+                                            decision: Decision(operation: op, actions: [.log, .alert], denied: denied), bootTimeNs: 2)
+                        let expected = try #require(EventDescription.describe(e))
+                        var buf: [UInt8] = []
+                        #expect(b.write(event: e, process: view, container: nil, matchedSelectors: [], into: &buf) == 2)
+                        let docs = try buf.split(separator: 0x0a).map {
+                            try #require(try JSONSerialization.jsonObject(with: Data($0)) as? [String: Any])
+                        }
+                        for (i, d) in docs.enumerated() {
+                            let event = try #require(d["event"] as? [String: Any])
+                            #expect(event["action"] as? String == expected.action.description, "\(hook) \(op) round \(round)")
+                            #expect(event["type"] as? [String] == [expected.type.description] + (denied ? ["denied"] : []))
+                            #expect(event["kind"] as? String == (i == 0 ? "event" : "alert"))
+                            #expect(event["dataset"] as? String == (i == 0 ? "cloud_defend.file" : "cloud_defend.alerts"))
+                            if i == 1 {
+                                #expect(d["message"] as? String == (denied ? expected.blockedTitle : expected.alertTitle).description)
+                            } else {
+                                #expect(d["message"] == nil)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -188,3 +188,28 @@ private func criConfig(image: String?, type: String = "container") -> String {
         #expect(reg.context(forCgroupID: 7)?.imageName == "busybox")
     }
 }
+
+@Suite struct ContainerdStateDirectoryTests {
+    @Test func taskRootIsUnderTheStateDirectory() {
+        #expect(BundleLocator.containerdTaskRoot(stateDirectory: "/tmp/ctr/state") == "/tmp/ctr/state/io.containerd.runtime.v2.task")
+        #expect(BundleLocator.containerdTaskRoot(stateDirectory: "/tmp/ctr/state//") == "/tmp/ctr/state/io.containerd.runtime.v2.task")
+    }
+
+    @Test func extraStateDirectoriesAreSearchedFirstAndDefaultsKept() {
+        let l = BundleLocator.withContainerdStates(["/srv/ctr", "/run/containerd"])
+        #expect(l.containerdRoots.first == "/srv/ctr/io.containerd.runtime.v2.task")
+        #expect(Set(l.containerdRoots).isSuperset(of: BundleLocator.defaultContainerdRoots))
+        #expect(l.containerdRoots.count == BundleLocator.defaultContainerdRoots.count + 1, "no duplicate roots")
+        #expect(BundleLocator.withContainerdStates([]).containerdRoots == BundleLocator.defaultContainerdRoots)
+    }
+
+    @Test func bundleInPrivateStateDirectoryDescribesContainer() throws {
+        let f = try Fixture()
+        try f.write("/private/state/io.containerd.runtime.v2.task/ns1/\(idA)/config.json",
+                    criConfig(image: "localhost/tools/busybox-defend:1.0"))
+        let locator = BundleLocator.withContainerdStates([f.root + "/private/state"])
+        let d = try #require(locator.describe(ContainerRef(id: idA, runtime: .kubernetes)))
+        #expect(d.image == "localhost/tools/busybox-defend:1.0")
+        #expect(BundleLocator().describe(ContainerRef(id: idA, runtime: .kubernetes)) == nil)
+    }
+}

@@ -22,6 +22,8 @@ public struct DocumentBuilder {
     private let cloudDefendStatic: [UInt8]
     private let scratch = ByteBuffer(capacity: 64 * 1024)
     private let fragments = FragmentCache()
+    private let templates = EventTemplates()
+    private let hookPoints = HookPointLists()
 
     public init(agent: AgentMetadata, host: HostMetadata, cloud: CloudMetadata?, clock: BootClock,
                 config: DocumentConfig = DocumentConfig(),
@@ -106,14 +108,9 @@ public struct DocumentBuilder {
         if desc.isProcess {
             var mask = p.hookMask
             if event.hook.rawValue < 32 { mask |= 1 << event.hook.rawValue }
-            w.beginArray()
-            while mask != 0 {
-                if let hook = HookPoint(rawValue: UInt32(mask.trailingZeroBitCount)) { w.string(hook.ecsName) }
-                mask &= mask - 1
-            }
-            w.endArray()
+            w.rawValue(hookPoints.list(mask: mask))
         } else {
-            w.string(event.hook.ecsName)
+            w.rawValue(hookPoints.single(event.hook))
         }
         w.key("matched_selectors"); w.stringArray(selectors, maxCount: 64, maxTotalBytes: 64 * 130)
         w.endObject()
@@ -121,21 +118,13 @@ public struct DocumentBuilder {
         // data_stream
         w.rawMembers(alert ? alertStream : (desc.isProcess ? processStream : fileStream))
 
-        // event
-        w.object("event")
-        w.key("action"); w.rawString(desc.action)
-        w.key("category"); w.beginArray(); if desc.isProcess { w.rawString("process") } else { w.rawString("file") }; w.endArray()
-        w.key("created"); w.timestamp(unixNs: created)
-        w.key("dataset")
-        if alert { w.rawString("cloud_defend.alerts") } else if desc.isProcess { w.rawString("cloud_defend.process") } else { w.rawString("cloud_defend.file") }
-        w.key("id"); w.rawString(maxBytes: 36) { ids.write(to: $0) }
-        w.key("kind"); if alert { w.rawString("alert") } else { w.rawString("event") }
-        w.key("module"); w.rawString("cloud_defend")
-        if denied { w.key("outcome"); w.rawString("failure") }
-        w.key("type"); w.beginArray(); w.rawString(desc.type); if denied { w.rawString("denied") }; w.endArray()
-        w.endObject()
-
-        if alert { w.key("message"); w.rawString(denied ? desc.blockedTitle : desc.alertTitle) }
+        // event (+ message): three prebuilt runs around the two per-event values
+        let t = templates.template(desc, alert: alert, denied: denied)
+        w.appendRaw(t.beforeCreated, comma: true)
+        w.timestamp(unixNs: created)
+        w.appendRaw(t.beforeID, comma: false)
+        w.rawString(maxBytes: 36) { ids.write(to: $0) }
+        w.appendRaw(t.rest, comma: false, complete: true)
 
         if let c = container { writeContainer(&w, c) }
 
@@ -285,6 +274,66 @@ public struct DocumentBuilder {
         guard let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")), dot != name.utf8.startIndex else { return nil }
         let ext = name[name.utf8.index(after: dot)...]
         return ext.isEmpty ? nil : String(ext)
+    }
+}
+
+/// The `event` object and `message` of each kind of document, prebuilt on first use and split around
+/// `event.created` and `event.id`: `"event":{"action":..,"category":[..],"created":` | `,"dataset":..,"id":` |
+/// `,"kind":..,"module":..,["outcome":"failure",]"type":[..]}[,"message":..]`.
+final class EventTemplates {
+    struct Template { var beforeCreated: [UInt8]; var beforeID: [UInt8]; var rest: [UInt8] }
+    private var slots: [Template?] = Array(repeating: nil, count: EventDescription.codeCount * 4)
+
+    func template(_ d: EventDescription, alert: Bool, denied: Bool) -> Template {
+        let i = d.code * 4 + (alert ? 2 : 0) + (denied ? 1 : 0)
+        if let t = slots[i] { return t }
+        let t = Self.build(d, alert: alert, denied: denied)
+        slots[i] = t
+        return t
+    }
+
+    private static func build(_ d: EventDescription, alert: Bool, denied: Bool) -> Template {
+        func text(_ s: String) -> [UInt8] { Array(s.utf8) }
+        let category = d.isProcess ? "process" : "file"
+        let dataset = alert ? "cloud_defend.alerts" : d.isProcess ? "cloud_defend.process" : "cloud_defend.file"
+        var rest = ",\"kind\":\"\(alert ? "alert" : "event")\",\"module\":\"cloud_defend\","
+        if denied { rest += "\"outcome\":\"failure\"," }
+        rest += "\"type\":[\"\(d.type)\"\(denied ? ",\"denied\"" : "")]}"
+        if alert { rest += ",\"message\":\"\(denied ? d.blockedTitle : d.alertTitle)\"" }
+        return Template(beforeCreated: text("\"event\":{\"action\":\"\(d.action)\",\"category\":[\"\(category)\"],\"created\":"),
+                        beforeID: text(",\"dataset\":\"\(dataset)\",\"id\":"), rest: text(rest))
+    }
+}
+
+/// `cloud_defend.hook_point` values as JSON, built once per hook mask (a handful occur) and per hook.
+final class HookPointLists {
+    private var lists: [UInt32: [UInt8]] = [:]
+    private var last: (mask: UInt32, bytes: [UInt8]) = (.max, [])
+    private let singles: [[UInt8]] = (0..<32).map { i in
+        Array("\"\(HookPoint(rawValue: UInt32(i))?.ecsName ?? "none")\"".utf8)
+    }
+
+    func single(_ hook: HookPoint) -> [UInt8] { singles[Int(hook.rawValue & 31)] }
+
+    func list(mask: UInt32) -> [UInt8] {
+        if last.mask == mask { return last.bytes }
+        let bytes: [UInt8]
+        if let cached = lists[mask] {
+            bytes = cached
+        } else {
+            var w = JSONWriter(buffer: ByteBuffer(capacity: 256))
+            w.beginArray()
+            var m = mask
+            while m != 0 {
+                if let hook = HookPoint(rawValue: UInt32(m.trailingZeroBitCount)) { w.string(hook.ecsName) }
+                m &= m - 1
+            }
+            w.endArray()
+            bytes = w.bytes
+            lists[mask] = bytes
+        }
+        last = (mask, bytes)
+        return bytes
     }
 }
 

@@ -7,6 +7,9 @@ struct EventDescription {
     var type: StaticString
     var alertTitle: StaticString
     var blockedTitle: StaticString
+    /// Distinct per (action, type, titles): indexes the prebuilt `event` block (`EventTemplates`).
+    var code: Int = 0
+    static let codeCount = 3 + 6 * 5
 
     /// nil for records that never become documents (setsid, cgroup).
     static func describe(_ event: KernelEvent) -> EventDescription? {
@@ -14,15 +17,15 @@ struct EventDescription {
         case .fork:
             return EventDescription(isProcess: true, action: "fork", type: "start",
                                     alertTitle: "Container process fork detected",
-                                    blockedTitle: "Container process fork blocked")
+                                    blockedTitle: "Container process fork blocked", code: 0)
         case .exec:
             return EventDescription(isProcess: true, action: "exec", type: "start",
                                     alertTitle: "Container process execution detected",
-                                    blockedTitle: "Container process execution blocked")
+                                    blockedTitle: "Container process execution blocked", code: 1)
         case .exit:
             return EventDescription(isProcess: true, action: "end", type: "end",
                                     alertTitle: "Container process end detected",
-                                    blockedTitle: "Container process end detected")
+                                    blockedTitle: "Container process end detected", code: 2)
         case .file:
             return fileDescription(hook: event.hook, operation: event.decision.operation)
         case .setsid, .cgroup:
@@ -34,6 +37,25 @@ struct EventDescription {
     /// unlink -> deletion; rename -> rename; link -> link; mknod -> creation; chmod/truncate ->
     /// modification; open -> creation when it created the file, otherwise `open` (a write-intent open).
     static func fileDescription(hook: HookPoint, operation: PolicyOperation?) -> EventDescription {
+        var d = fileDescriptionWithoutCode(hook: hook, operation: operation)
+        // index of the action among creation, modification, deletion, rename, link, open
+        let first = d.action.utf8Start.pointee, second = d.action.utf8Start[1]
+        let actionIndex: Int
+        switch (first, second) {
+        case (UInt8(ascii: "c"), _): actionIndex = 0
+        case (UInt8(ascii: "m"), _): actionIndex = 1
+        case (UInt8(ascii: "d"), _): actionIndex = 2
+        case (UInt8(ascii: "r"), _): actionIndex = 3
+        case (UInt8(ascii: "l"), _): actionIndex = 4
+        default: actionIndex = 5
+        }
+        let op = operation ?? .modifyFile
+        let opIndex = op.rawValue <= PolicyOperation.deleteFile.rawValue ? Int(op.rawValue) : Int(PolicyOperation.modifyFile.rawValue)
+        d.code = 3 + actionIndex * 5 + opIndex
+        return d
+    }
+
+    private static func fileDescriptionWithoutCode(hook: HookPoint, operation: PolicyOperation?) -> EventDescription {
         let op = operation ?? .modifyFile
         let action: StaticString
         switch hook {

@@ -85,6 +85,16 @@ public struct JSONWriter {
         needComma = true
     }
 
+    /// Appends prebuilt bytes verbatim (after a comma if one is due and `comma`). `complete`: they end
+    /// with a whole member (the next one needs a comma); otherwise they end in `"key":` and the next
+    /// value follows directly.
+    @inline(__always)
+    public mutating func appendRaw(_ bytes: [UInt8], comma: Bool, complete: Bool = false) {
+        if comma, needComma { buffer.append(0x2c) }
+        buffer.append(bytes)
+        needComma = complete
+    }
+
     /// Appends a copy of bytes this writer already wrote (`range` of the buffer) as members.
     public mutating func copyWithin(_ range: Range<Int>) {
         guard !range.isEmpty else { return }

@@ -24,7 +24,8 @@ public struct ContainerDescription: Sendable, Hashable {
 ///   annotations `io.kubernetes.cri.{image-name,container-name,sandbox-name,sandbox-namespace,sandbox-uid,container-type}`.
 /// - CRI-O: `<root>/<id>/userdata/config.json` with `io.kubernetes.cri-o.ImageName`, `io.kubernetes.pod.*`.
 /// - Docker: `<root>/<id>/config.v2.json` (`Config.Image`, `Name`).
-/// Containers started with plain `ctr run` carry no image annotation: they get an id and no image.
+/// Containers started with plain `ctr run` (or nerdctl) carry no image annotation: their image is read
+/// from containerd's metadata database (`ContainerdMetadata`), found through the bundle's `work` link.
 public struct BundleLocator: Sendable, Hashable {
     public var containerdRoots: [String]
     public var crioRoots: [String]
@@ -35,6 +36,20 @@ public struct BundleLocator: Sendable, Hashable {
         "/run/docker/containerd/daemon/io.containerd.runtime.v2.task",
         "/run/k3s/containerd/io.containerd.runtime.v2.task",
     ]
+
+    /// containerd keeps each running task's bundle under `<state>/io.containerd.runtime.v2.task`.
+    public static func containerdTaskRoot(stateDirectory: String) -> String {
+        var state = Substring(stateDirectory)
+        while state.count > 1, state.hasSuffix("/") { state = state.dropLast() }
+        return state + "/io.containerd.runtime.v2.task"
+    }
+
+    /// The default roots plus those of extra containerd state directories (a containerd started with
+    /// its own `state = ...`), searched first so a private runtime wins over a same-named default one.
+    public static func withContainerdStates(_ states: [String]) -> BundleLocator {
+        let extra = states.map(containerdTaskRoot(stateDirectory:))
+        return BundleLocator(containerdRoots: extra + defaultContainerdRoots.filter { !extra.contains($0) })
+    }
 
     public init(containerdRoots: [String] = BundleLocator.defaultContainerdRoots,
                 crioRoots: [String] = ["/run/containers/storage/overlay-containers"],
@@ -49,8 +64,13 @@ public struct BundleLocator: Sendable, Hashable {
             var namespaces = (try? fm.contentsOfDirectory(atPath: root)) ?? []
             if let ns = ref.namespace, let i = namespaces.firstIndex(of: ns) { namespaces.swapAt(0, i) }
             for ns in namespaces {
-                let path = "\(root)/\(ns)/\(ref.id)/config.json"
-                if let d = Self.readOCIConfig(path: path, id: ref.id) { return d }
+                let bundle = "\(root)/\(ns)/\(ref.id)"
+                guard var d = Self.readOCIConfig(path: bundle + "/config.json", id: ref.id) else { continue }
+                if d.image == nil, let containerdRoot = ContainerdMetadata.root(ofBundle: bundle) {
+                    d.image = ContainerdMetadata.image(database: ContainerdMetadata.databasePath(root: containerdRoot),
+                                                       namespace: ns, id: ref.id)
+                }
+                return d
             }
         }
         for root in crioRoots {

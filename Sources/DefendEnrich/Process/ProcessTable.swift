@@ -6,12 +6,14 @@ import DefendEvents
 ///   identity from the record; a denied fork changes nothing (the record's task is the parent).
 /// - exec: replaces image, args and cwd; the old image goes to `previous` (most recent first, bounded).
 ///   A denied exec changes nothing: the returned view shows the attempted image.
-/// - exit: marks the entry ended (`endBootNs`, `exitCode`); it is reaped after `Limits.endedGrace` of
+/// - exit: marks the entry ended (`endBootNs`, `exitCode`); it is reaped after `Limits.endedGraceNs` of
 ///   event time, or sooner when more than `Limits.maxEnded` ended entries wait.
 /// - every record refreshes identity/credentials from its TaskInfo (ppid after reparenting, sid after setsid).
 /// - a record for a pid we do not know (missed events) creates the entry from `/proc` when a reader is
 ///   configured and the start time matches, else a placeholder from the TaskInfo.
 /// - pid reuse: an entry whose start time differs from the record's is replaced.
+/// - entries are stored as immutable boxes (a new one per change, with a new `revision`), so the views
+///   handed out are snapshots that cost retains, and consumers can cache by (pid, start, revision).
 ///
 /// Not thread-safe: one pipeline task owns it.
 public final class ProcessTable {
@@ -43,7 +45,6 @@ public final class ProcessTable {
     private var ended = EndedQueue()
     private var sequence: UInt64 = 0
     private let startToleranceNs: UInt64
-
 
     public init(agentID: String, clock: BootClock, limits: Limits = Limits(), procReader: ProcReader? = nil) {
         self.agentID = agentID

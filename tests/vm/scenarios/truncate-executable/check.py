@@ -8,5 +8,9 @@ r.expect_kv("truncate_rc", "0"); r.expect_kv("plain_rc", "0"); r.expect_kv("vict
 r.expect_doc("modifyExecutable alert for the truncated executable", alert=True, denied=False,
              **{"event.category": "file", "event.action": MODIFY_ACTIONS, "event.type": "change", "file.path": "/opt/app/victim",
                 "cloud_defend.matched_selectors": has_all("executableChanges"), "container.id": CONTAINER_ID})
+# open(O_TRUNC) of an executable: one operation, one alert (6.1 also calls path_truncate for it).
+r.expect_kv("redirect_rc", "0"); r.expect_kv("victim2_size", "0")
+r.expect_doc("exactly one alert for the O_TRUNC open of an executable", count=1, alert=True,
+             **{"file.path": "/opt/app/victim2", "container.id": CONTAINER_ID})
 r.expect_no_doc("alert for truncating a plain file", alert=True, **{"file.path": "/opt/app/data.txt"})
 r.finish()
