@@ -154,11 +154,47 @@ int defend_setsid(struct trace_event_raw_sys_exit *ctx)
     return 0;
 }
 
+/*
+ * cgroups whose every new child is a container (a Kubernetes pod's cgroup, a containerd namespace
+ * directory), marked by the agent. A child created under one is made a container right here, in
+ * the mkdir, with the policy's "container not described yet" masks: its first process is already
+ * judged (and blocked) as a container process, before the agent has read the cgroup's record.
+ */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u64);
+    __type(value, __u8);
+} container_parents SEC(".maps");
+
+static __always_inline void adopt_if_container(struct cgroup *cgrp, __u64 id)
+{
+    struct cgroup_subsys_state *parent_css = cgrp->self.parent;
+    if (!parent_css)
+        return;
+    __u64 parent_id = BPF_CORE_READ(parent_css, cgroup, kn, id);
+    if (!bpf_map_lookup_elem(&container_parents, &parent_id))
+        return;
+    struct defend_container c = {};
+    for (__u32 g = 0; g < DEFEND_GENERATIONS; g++) {
+        __u32 gen = g;
+        struct defend_policy *p = bpf_map_lookup_elem(&policy, &gen);
+        if (!p)
+            continue;
+        c.mask[g][DEFEND_SECTION_FILE] = p->unknown_container_mask[DEFEND_SECTION_FILE];
+        c.mask[g][DEFEND_SECTION_PROCESS] = p->unknown_container_mask[DEFEND_SECTION_PROCESS];
+    }
+    /* NOEXIST: never overwrite what the agent already wrote. */
+    bpf_map_update_elem(&containers, &id, &c, BPF_NOEXIST);
+}
+
 /* cgroup v2 (default hierarchy, id 0) directories: new containers are known at once. */
 static __always_inline int cgroup_event(struct cgroup *cgrp, const char *path, __u32 type, __u32 hook)
 {
     if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
         return 0;
+    if (type == DEFEND_EV_CGROUP_MKDIR)
+        adopt_if_container(cgrp, BPF_CORE_READ(cgrp, kn, id));
     struct defend_cgroup_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
         count_loss(type);

@@ -88,8 +88,13 @@ public final class Agent {
         let snapshots = processes.seedFromProc()
         // Containers that exist already: every cgroup directory (also those without a process yet).
         var seeded: [UInt64: ContainerContext] = [:]
+        var parents: [UInt64] = []
         CgroupRoot.walk(containers.cgroupRoot) { id, path in
             if let context = containers.note(cgroupID: id, path: path) { seeded[id] = context }
+            if CgroupPath.isContainerParent(path) { parents.append(id) }
+        }
+        for id in parents {
+            do { try sensor.setContainerParent(cgroupID: id) } catch { AgentLog.warning("pod cgroup \(id): \(error)") }
         }
         do {
             try sensor.apply(policy.tables, containerMasks: Agent.containerMasks(policy, seeded))
@@ -100,9 +105,13 @@ public final class Agent {
         generations = PolicyGenerations(active: policy, generation: sensor.activeGeneration)
         containerCgroups = seeded
         pipeline = EventPipeline(processes: processes, containers: containers, documents: documents,
-                                 sink: self.sink, policies: generations) { [unowned self] cgroup, context in
-            self.containerChanged(cgroup, context)
-        }
+                                 sink: self.sink, policies: generations,
+                                 containerChanged: { [unowned self] cgroup, context in
+                                     self.containerChanged(cgroup, context)
+                                 },
+                                 containerParentChanged: { [unowned self] cgroup, present in
+                                     self.containerParentChanged(cgroup, present)
+                                 })
         AgentLog.info("agent \(agentID) version \(defendVersion): policy \(configuration.policyPath ?? "built-in default") "
                       + "(\(policy.policy.summary)), scope \(configuration.scope.rawValue), "
                       + "\(snapshots.count) processes and \(seeded.count) container cgroups seeded")
@@ -250,9 +259,20 @@ public final class Agent {
         }
     }
 
+    private func containerParentChanged(_ cgroup: UInt64, _ present: Bool) {
+        guard present else { return sensor.removeContainerParent(cgroupID: cgroup) }
+        do {
+            try sensor.setContainerParent(cgroupID: cgroup)
+        } catch {
+            AgentLog.error("cannot mark pod cgroup \(cgroup) in the kernel: \(error)")
+        }
+    }
+
     private func containerChanged(_ cgroup: UInt64, _ context: ContainerContext?) {
         guard let context else {
-            if containerCgroups.removeValue(forKey: cgroup) != nil { sensor.removeContainer(cgroupID: cgroup) }
+            // Also when the agent never knew it: the kernel may have adopted it as a pod's child.
+            containerCgroups.removeValue(forKey: cgroup)
+            sensor.removeContainer(cgroupID: cgroup)
             return
         }
         containerCgroups[cgroup] = context

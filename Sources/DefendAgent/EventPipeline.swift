@@ -15,6 +15,9 @@ public final class EventPipeline {
     /// Called when a cgroup turns out to be a container (or stops being one: context nil), so the
     /// kernel's `containers` map can be updated.
     private let containerChanged: (UInt64, ContainerContext?) -> Void
+    /// Called when a Kubernetes pod cgroup appears (true) or goes (false): the kernel then treats its
+    /// new children as containers at once.
+    private let containerParentChanged: (UInt64, Bool) -> Void
 
     public private(set) var statistics = PipelineStatistics()
     /// Container cgroups registered while running, with the boot time their masks reached the kernel.
@@ -28,13 +31,15 @@ public final class EventPipeline {
 
     public init(processes: ProcessTable, containers: ContainerRegistry, documents: DocumentBuilder,
                 sink: DocumentSink, policies: PolicyGenerations,
-                containerChanged: @escaping (UInt64, ContainerContext?) -> Void) {
+                containerChanged: @escaping (UInt64, ContainerContext?) -> Void,
+                containerParentChanged: @escaping (UInt64, Bool) -> Void = { _, _ in }) {
         self.processes = processes
         self.containers = containers
         self.documents = documents
         self.sink = sink
         self.policies = policies
         self.containerChanged = containerChanged
+        self.containerParentChanged = containerParentChanged
     }
 
     public func updatePolicies(_ policies: PolicyGenerations) { self.policies = policies }
@@ -43,21 +48,29 @@ public final class EventPipeline {
         statistics.records += 1
         if case .cgroup(let record) = event.record {
             let context = containers.apply(record)
+            let isParent = CgroupPath.isContainerParent(record.path)
             if record.created {
                 if let context {
                     containerChanged(record.cgroupID, context)
                     if registeredAt.count >= maxRegistrations { registeredAt.removeAll(keepingCapacity: true) }
                     registeredAt[record.cgroupID] = now()
+                } else {
+                    containerChanged(record.cgroupID, nil)  // undoes a kernel adoption of a non-container
                 }
+                if isParent { containerParentChanged(record.cgroupID, true) }
             } else {
                 containerChanged(record.cgroupID, nil)
                 registeredAt[record.cgroupID] = nil
+                if isParent { containerParentChanged(record.cgroupID, false) }
             }
             return
         }
         let view = processes.apply(event)
         var event = event
-        if let view, let installed = registeredAt[Self.cgroupID(of: event.record)], event.bootTimeNs < installed {
+        // A denied record was already judged as a container process by the kernel (a pod's child cgroup
+        // is adopted in its mkdir): the refusal stands and is reported as such.
+        if let view, !event.decision.denied, let installed = registeredAt[Self.cgroupID(of: event.record)],
+           event.bootTimeNs < installed {
             redecide(&event, view)
         }
         let actions = event.decision.actions

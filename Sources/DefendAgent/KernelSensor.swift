@@ -12,6 +12,8 @@ public protocol KernelSensor: AnyObject {
     func apply(_ tables: KernelTables, containerMasks: [UInt64: ContainerMasks]) throws(SensorError)
     func setContainer(cgroupID: UInt64, masks: ContainerMasks) throws(SensorError)
     func removeContainer(cgroupID: UInt64)
+    func setContainerParent(cgroupID: UInt64) throws(SensorError)
+    func removeContainerParent(cgroupID: UInt64)
     @discardableResult
     func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int
     func lossCounters() -> LossCounters

@@ -62,6 +62,19 @@ struct BPFMap: @unchecked Sendable {
         if rc != 0 && errno != ENOENT { throw .mapDelete(map: name, errno: errno) }
     }
 
+    /// Every key of a hash map whose keys are u64 (bounded by `limit`).
+    func u64Keys(limit: Int = 1 << 20) -> [UInt64] {
+        var keys: [UInt64] = []
+        var next: UInt64 = 0
+        var rc = bpf_map_get_next_key(fd, nil, &next)
+        while rc == 0, keys.count < limit {
+            keys.append(next)
+            var current = next
+            rc = bpf_map_get_next_key(fd, &current, &next)
+        }
+        return keys
+    }
+
     /// Per-CPU u64 values of one key, summed.
     func sumPerCPU(key: UInt32) -> UInt64 {
         let cpus = Int(libbpf_num_possible_cpus())

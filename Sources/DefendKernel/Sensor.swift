@@ -33,6 +33,7 @@ public final class Sensor: @unchecked Sendable {
     private let stateMap: BPFMap
     private let pathsMap: BPFMap
     private let containersMap: BPFMap
+    private let containerParentsMap: BPFMap
     private let lossesMap: BPFMap
     private let reader: RingBufferReader
     private let model = Mutex(PolicyModel())
@@ -73,6 +74,7 @@ public final class Sensor: @unchecked Sendable {
             stateMap = try sensor.map("policy_state")
             pathsMap = try sensor.map("policy_paths")
             containersMap = try sensor.map("containers")
+            containerParentsMap = try sensor.map("container_parents")
             lossesMap = try sensor.map("losses")
             // No policy yet: generation 0 carries only the telemetry flag.
             let initial = KernelPolicyImage.telemetryOnly(configuration.processTelemetry)
@@ -161,6 +163,11 @@ public final class Sensor: @unchecked Sendable {
                 }
                 let unknown = ContainerMasks(file: tables.unknownContainerMask[safe: 0],
                                              process: tables.unknownContainerMask[safe: 1])
+                // Containers the kernel adopted by itself (children of container parents) that the
+                // agent has not described yet get the new generation's undescribed-container masks too.
+                for id in containersMap.u64Keys() where m.containers[id] == nil && containerMasks[id] == nil {
+                    m.containers[id] = Sensor.container(both: m.unknownMasks)
+                }
                 var updated = m.containers
                 for id in Set(m.containers.keys).union(containerMasks.keys) {
                     let masks = containerMasks[id] ?? unknown
@@ -209,6 +216,27 @@ public final class Sensor: @unchecked Sendable {
             m.containers[cgroupID] = nil
             try? containersMap.delete(cgroupID)
         }
+    }
+
+    /// Marks a cgroup whose every new child is a container (a Kubernetes pod's cgroup): the kernel
+    /// makes such a child a container in its mkdir, with the undescribed-container masks, so its first
+    /// process is already judged as a container process. The agent describes it precisely later.
+    public func setContainerParent(cgroupID: UInt64) throws(SensorError) {
+        try checkOpen()
+        try containerParentsMap.update(cgroupID, UInt8(1))
+    }
+
+    public func removeContainerParent(cgroupID: UInt64) {
+        guard !closed.load(ordering: .acquiring) else { return }
+        try? containerParentsMap.delete(cgroupID)
+    }
+
+    /// Whether the kernel's `containers` map holds this cgroup (for tests and diagnostics).
+    public func isContainer(cgroupID: UInt64) -> Bool {
+        guard !closed.load(ordering: .acquiring) else { return false }
+        var key = cgroupID
+        var value = defend_container()
+        return bpf_map_lookup_elem(containersMap.fd, &key, &value) == 0
     }
 
     /// Generation in force (0/1).

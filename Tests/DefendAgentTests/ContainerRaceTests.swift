@@ -89,4 +89,39 @@ private let policy = """
         #expect(sink.lines.isEmpty)
         #expect(agent.statisticsLine().contains("redecided=0"))
     }
+
+    @Test func aRefusalTheKernelAlreadyMadeIsReportedAsDenied() throws {
+        let (agent, sensor, sink, dir) = try makeAgent()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The kernel adopted the pod's new child and refused the exec before the agent read the mkdir.
+        let mkdir = CgroupRecord(cgroupID: Self.cgroupID, level: 4,
+                                 path: "/kubepods/besteffort/pod1234/\(Self.containerID)", created: true)
+        sensor.pending = [
+            KernelEvent(record: .cgroup(mkdir), hook: .cgroup_mkdir, bootTimeNs: 10),
+            exec(pid: 300, comm: "cat", at: 20,
+                 decision: Decision(operation: .exec, actions: [.alert, .block], selectors: 1, denied: true)),
+        ]
+        SignalWatcher.reset()
+        #expect(agent.run() == 0)
+        let line = try #require(sink.lines.first)
+        #expect(line.contains(#""denied""#), "the refusal is not re-decided away: \(line)")
+        #expect(agent.statisticsLine().contains("redecided=0"))
+    }
+
+    @Test func podCgroupsAreMarkedForTheKernel() throws {
+        let (agent, sensor, _, dir) = try makeAgent()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pod = CgroupRecord(cgroupID: 900, level: 3, path: "/kubepods/besteffort/pod1234", created: true)
+        let gone = CgroupRecord(cgroupID: 900, level: 3, path: "/kubepods/besteffort/pod1234", created: false)
+        let other = CgroupRecord(cgroupID: 901, level: 2, path: "/system.slice/cron.service", created: true)
+        sensor.pending = [KernelEvent(record: .cgroup(pod), hook: .cgroup_mkdir, bootTimeNs: 10),
+                          KernelEvent(record: .cgroup(other), hook: .cgroup_mkdir, bootTimeNs: 11)]
+        SignalWatcher.reset()
+        #expect(agent.run() == 0)
+        #expect(sensor.containerParents == [900])
+        sensor.pending = [KernelEvent(record: .cgroup(gone), hook: .cgroup_rmdir, bootTimeNs: 12)]
+        SignalWatcher.reset()
+        #expect(agent.run() == 0)
+        #expect(sensor.containerParents.isEmpty)
+    }
 }

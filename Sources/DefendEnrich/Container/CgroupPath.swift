@@ -50,6 +50,18 @@ public enum CgroupPath {
         return nil
     }
 
+    /// A Kubernetes pod's cgroup (`/kubepods[/<qos>]/pod<uid>`, `.../kubepods-<qos>-pod<uid>.slice`):
+    /// every cgroup created inside it is a container (or the pod sandbox), so the kernel may treat a new
+    /// child as a container before the agent has described it.
+    public static func isContainerParent(_ path: String) -> Bool {
+        let parts = path.split(separator: "/")
+        guard let last = parts.last, parts.count >= 2 else { return false }
+        let underKubepods = parts.dropLast().contains { $0 == "kubepods" || $0.hasPrefix("kubepods") }
+        guard underKubepods else { return false }
+        if last.hasPrefix("pod"), !last.hasSuffix(".slice"), last.count > 3 { return true }
+        return last.hasPrefix("kubepods") && last.hasSuffix(".slice") && last.contains("-pod")
+    }
+
     private static let scopes: [(String, ContainerRuntime)] = [
         ("cri-containerd-", .containerd), ("docker-", .docker), ("libpod-", .podman), ("crio-", .crio),
     ]
