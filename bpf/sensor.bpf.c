@@ -141,13 +141,15 @@ int defend_setsid(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
- * cgroups whose every new child is a container (a Kubernetes pod's cgroup), marked by the agent. A child created under one is made a container right here, in
- * the mkdir, with the policy's "container not described yet" masks: its first process is already
- * judged (and blocked) as a container process, before the agent has read the cgroup's record.
+ * The Kubernetes cgroup tree (kubepods, QoS classes, pods, containers), marked by the agent. A cgroup
+ * created below a marked one is marked too and made a container right here, in its mkdir, with the
+ * policy's "container not described yet" masks: a new container's first process is judged (and
+ * blocked) as a container process before the agent has read the record. QoS and pod cgroups hold no
+ * process of their own; the agent removes them from `containers` when it reads their records.
  */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 4096);
+    __uint(max_entries, 16384);
     __type(key, __u64);
     __type(value, __u8);
 } container_parents SEC(".maps");
@@ -160,6 +162,8 @@ static __always_inline void adopt_if_container(struct cgroup *cgrp, __u64 id)
     __u64 parent_id = BPF_CORE_READ(parent_css, cgroup, kn, id);
     if (!bpf_map_lookup_elem(&container_parents, &parent_id))
         return;
+    __u8 one = 1;
+    bpf_map_update_elem(&container_parents, &id, &one, BPF_ANY);
     struct defend_container c = {};
     for (__u32 g = 0; g < DEFEND_GENERATIONS; g++) {
         __u32 gen = g;
@@ -178,8 +182,11 @@ static __always_inline int cgroup_event(struct cgroup *cgrp, const char *path, _
 {
     if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
         return 0;
+    __u64 id = BPF_CORE_READ(cgrp, kn, id);
     if (type == DEFEND_EV_CGROUP_MKDIR)
-        adopt_if_container(cgrp, BPF_CORE_READ(cgrp, kn, id));
+        adopt_if_container(cgrp, id);
+    else
+        bpf_map_delete_elem(&container_parents, &id);
     struct defend_cgroup_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
         count_loss(type);
@@ -187,7 +194,7 @@ static __always_inline int cgroup_event(struct cgroup *cgrp, const char *path, _
     }
     struct verdict v = {};
     fill_header(&e->h, type, hook, &v, DEFEND_OP_NONE);
-    e->cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+    e->cgroup_id = id;
     e->level = BPF_CORE_READ(cgrp, level);
     long n = bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
     e->path_len = n > 0 ? n - 1 : 0;

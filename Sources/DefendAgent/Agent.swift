@@ -91,7 +91,7 @@ public final class Agent {
         var parents: [UInt64] = []
         CgroupTree.walk(containers.cgroupRoot) { id, path in
             if let context = containers.note(cgroupID: id, path: path) { seeded[id] = context }
-            if CgroupPath.isContainerParent(path) { parents.append(id) }
+            if CgroupPath.isKubernetesCgroup(path) { parents.append(id) }
             return true
         }
         for id in parents {

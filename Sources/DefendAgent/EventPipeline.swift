@@ -48,7 +48,7 @@ public final class EventPipeline {
         statistics.records += 1
         if case .cgroup(let record) = event.record {
             let context = containers.apply(record)
-            let isParent = CgroupPath.isContainerParent(record.path)
+            let isParent = CgroupPath.isKubernetesCgroup(record.path)
             if record.created {
                 if let context {
                     containerChanged(record.cgroupID, context)

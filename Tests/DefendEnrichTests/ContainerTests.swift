@@ -37,18 +37,19 @@ private let idB = "f00dbabe00112233445566778899aabbccddeeff00112233445566778899a
         #expect(CgroupPath.container(in: path) == nil, "\(path)")
     }
 
-    @Test(arguments: ["/kubepods/burstable/pod1a2b3c4d-1111", "/kubepods/besteffort/podabc-def", "/kubepods/pod0f0f",
+    @Test(arguments: ["/kubepods", "/kubepods/burstable", "/kubepods/burstable/pod1a2b3c4d-1111",
+                      "/kubepods/besteffort/podabc-def/\(idA)", "/kubepods/pod0f0f", "/kubepods.slice",
                       "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b_3c4d.slice",
-                      "/kubepods.slice/kubepods-pod99_88.slice"])
-    func podCgroupsAreContainerParents(path: String) {
-        #expect(CgroupPath.isContainerParent(path), "\(path)")
+                      "/kubepods.slice/kubepods-pod99_88.slice/cri-containerd-\(idA).scope",
+                      "/kubelet.slice/kubelet-kubepods.slice"])
+    func kubernetesTreeCgroups(path: String) {
+        #expect(CgroupPath.isKubernetesCgroup(path), "\(path)")
     }
 
-    @Test(arguments: ["/", "/kubepods", "/kubepods/burstable", "/kubepods.slice", "/kubepods.slice/kubepods-burstable.slice",
-                      "/kubepods/burstable/podabc/\(idA)", "/system.slice/pod-thing", "/pods/podabc", "/default",
-                      "/kubepods/burstable/pod"])
-    func otherCgroupsAreNotContainerParents(path: String) {
-        #expect(!CgroupPath.isContainerParent(path), "\(path)")
+    @Test(arguments: ["/", "/system.slice/pod-thing", "/pods/podabc", "/default", "/default/g1",
+                      "/system.slice/docker-\(idA).scope", "/user.slice/kubepodsish"])
+    func otherCgroupsAreNotKubernetes(path: String) {
+        #expect(!CgroupPath.isKubernetesCgroup(path), "\(path)")
     }
 
     @Test func containerdNamespaceIsKept() {

@@ -42,6 +42,12 @@ import Testing
         #expect(sensor.isContainer(cgroupID: childID), "the kernel adopted the pod's new child in its mkdir")
         #expect(!sensor.isContainer(cgroupID: otherID), "a child of an unmarked cgroup is not a container")
         #expect(!sensor.isContainer(cgroupID: pod.id), "the pod cgroup itself is not a container")
+        // The mark propagates: a cgroup created inside the new one (a pod's container, or a container's
+        // own sub-cgroup) is adopted as well, so a whole `mkdir -p` below a marked cgroup is covered.
+        let nested = child + "/nested"
+        #expect(mkdir(nested, 0o755) == 0)
+        defer { Host.removeCgroup(nested) }
+        #expect(sensor.isContainer(cgroupID: try #require(Self.inode(nested))))
 
         _ = Host.runShell("echo $$ > \(child)/cgroup.procs && /bin/true in-pod; exit 0")
         _ = Host.runShell("echo $$ > \(other)/cgroup.procs && /bin/true elsewhere; exit 0")

@@ -50,16 +50,13 @@ public enum CgroupPath {
         return nil
     }
 
-    /// A Kubernetes pod's cgroup (`/kubepods[/<qos>]/pod<uid>`, `.../kubepods-<qos>-pod<uid>.slice`):
-    /// every cgroup created inside it is a container (or the pod sandbox), so the kernel may treat a new
-    /// child as a container before the agent has described it.
-    public static func isContainerParent(_ path: String) -> Bool {
-        let parts = path.split(separator: "/")
-        guard let last = parts.last, parts.count >= 2 else { return false }
-        let underKubepods = parts.dropLast().contains { $0 == "kubepods" || $0.hasPrefix("kubepods") }
-        guard underKubepods else { return false }
-        if last.hasPrefix("pod"), !last.hasSuffix(".slice"), last.count > 3 { return true }
-        return last.hasPrefix("kubepods") && last.hasSuffix(".slice") && last.contains("-pod")
+    /// A cgroup of the Kubernetes tree (`kubepods`, its QoS and pod cgroups, containers:
+    /// `/kubepods[/<qos>][/pod<uid>[/<id>]]`, `kubepods[-<qos>[-pod<uid>]].slice/...`). Every cgroup created
+    /// below one is a QoS class, a pod or a container, so the kernel may treat a new one as a container
+    /// from its mkdir on (a QoS or pod cgroup holds no process of its own), before the agent has read it.
+    public static func isKubernetesCgroup(_ path: String) -> Bool {
+        path.split(separator: "/").contains { $0 == "kubepods" || $0.hasPrefix("kubepods.") || $0.hasPrefix("kubepods-")
+            || $0.hasSuffix("-kubepods.slice") }
     }
 
     private static let scopes: [(String, ContainerRuntime)] = [
