@@ -7,7 +7,7 @@
  */
 #include "defend_common.h"
 
-/* O_TRUNC opens already reported by file_open: the following path_truncate (6.1) is skipped. */
+/* O_TRUNC opens already decided by file_open: the following path_truncate (6.1) is skipped. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 4096);
@@ -35,12 +35,12 @@ struct file_op {
     struct dentry *dentry;
     struct vfsmount *old_mnt; /* rename/link source, or NULL */
     struct dentry *old_dentry;
-    __u32 reported;           /* out: a response logged/alerted/blocked it */
-    __u32 truncate_dedup;     /* path_truncate: skip when the same O_TRUNC open was reported */
+    __u32 evaluated;          /* out: the operation was in the policy's scope and fully decided */
+    __u32 truncate_dedup;     /* path_truncate: skip when the same O_TRUNC open was decided */
 };
 
-/* The O_TRUNC open of this inode by this task was reported already (and forget it). */
-static __always_inline int truncate_already_reported(__u64 ino)
+/* The O_TRUNC open of this inode by this task was decided already (and forget it). */
+static __always_inline int truncate_already_decided(__u64 ino)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u64 *seen = bpf_map_lookup_elem(&trunc_seen, &id);
@@ -59,8 +59,9 @@ static __always_inline int file_decide(struct file_op *f)
     if (!p)
         return 0; /* the common case: nothing in scope (host with scope containers, read opens...) */
     /* Only operations in scope pay for the de-duplication lookup. */
-    if (f->truncate_dedup && truncate_already_reported(f->ino))
+    if (f->truncate_dedup && truncate_already_decided(f->ino))
         return 0;
+    f->evaluated = 1;
     struct scratch *s = get_scratch();
     if (!s)
         return 0;
@@ -91,7 +92,6 @@ static __always_inline int file_decide(struct file_op *f)
     policy_fire(&v, p, DEFEND_SECTION_FILE, m);
     if (!v.actions)
         return 0;
-    f->reported = 1;
 
     int deny = (v.actions & DEFEND_ACTION_BLOCK) != 0;
     struct defend_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -172,10 +172,10 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
     };
     int verdict = file_decide(&f);
     /* Up to 6.1 an O_TRUNC open continues into security_path_truncate (handle_truncate); since
-     * 6.2 it goes to the file_truncate hook instead, so there is nothing to de-duplicate. Only a
-     * reported open needs remembering: the truncate that follows decides the same way otherwise,
-     * and the common, unreported open stays free of map writes. */
-    if (f.reported && verdict == 0 && (fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate)) {
+     * 6.2 it goes to the file_truncate hook instead, so there is nothing to de-duplicate. An open
+     * that was decided (in scope) is remembered so the truncate that follows neither reports it a
+     * second time nor pays for a second decision; out-of-scope opens stay free of map writes. */
+    if (f.evaluated && verdict == 0 && (fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate)) {
         __u64 id = bpf_get_current_pid_tgid();
         bpf_map_update_elem(&trunc_seen, &id, &f.ino, BPF_ANY);
     }
