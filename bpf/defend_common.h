@@ -379,23 +379,33 @@ struct match_ctx {
     __u32 pad;
 };
 
-/* Hash one byte; at each '/' the prefix before it is an ancestor directory (DESCENDANT). */
+#define MATCH_STRIDE 8
+
+/* Hash MATCH_STRIDE bytes per call (one callback and one scratch lookup per stride, not per byte);
+ * at each '/' the prefix before it is an ancestor directory (DESCENDANT). */
 static long match_step(__u32 i, void *arg)
 {
     struct match_ctx *c = arg;
-    if (i >= c->len)
+    __u32 base = i * MATCH_STRIDE;
+    if (base >= c->len)
         return 1;
     struct scratch *s = get_scratch();
     if (!s)
         return 1;
     const char *path = s->path[c->slot & 1];
-    unsigned char ch = path[i & (DEFEND_PATH_MAX - 1)];
-    if (ch == '/' && i + 1 < c->len) {
-        c->mask |= lookup_path(c->hash, c->gen, i, c->section, DEFEND_PATH_DESCENDANT, c->slot & 1);
-        c->parent_hash = c->hash;
-        c->parent_len = i;
+#pragma unroll
+    for (__u32 j = 0; j < MATCH_STRIDE; j++) {
+        __u32 k = base + j;
+        if (k >= c->len)
+            return 1;
+        unsigned char ch = path[k & (DEFEND_PATH_MAX - 1)];
+        if (ch == '/' && k + 1 < c->len) {
+            c->mask |= lookup_path(c->hash, c->gen, k, c->section, DEFEND_PATH_DESCENDANT, c->slot & 1);
+            c->parent_hash = c->hash;
+            c->parent_len = k;
+        }
+        c->hash = (c->hash ^ ch) * DEFEND_FNV_PRIME;
     }
-    c->hash = (c->hash ^ ch) * DEFEND_FNV_PRIME;
     return 0;
 }
 
@@ -409,7 +419,7 @@ static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, _
     };
     if (c.len == 0 || c.len >= DEFEND_PATH_MAX)
         return 0;
-    bpf_loop(DEFEND_PATH_MAX, match_step, &c, 0);
+    bpf_loop(DEFEND_PATH_MAX / MATCH_STRIDE, match_step, &c, 0);
     __u64 m = c.mask;
     if (c.parent_len != 0xffffffff)
         m |= lookup_path(c.parent_hash, gen, c.parent_len, section, DEFEND_PATH_CHILD, slot & 1);
