@@ -11,12 +11,7 @@ public enum ISOTime {
     /// Writes the 24 bytes of `YYYY-MM-DDTHH:MM:SS.mmmZ` at `p`; returns 24.
     @inline(__always)
     public static func write(unixNs: Int64, to p: UnsafeMutablePointer<UInt8>) -> Int {
-        var secs = unixNs / 1_000_000_000
-        var ms = (unixNs % 1_000_000_000) / 1_000_000
-        if ms < 0 { ms += 1000; secs -= 1 }
-        var days = secs / 86_400
-        var rem = secs % 86_400
-        if rem < 0 { rem += 86_400; days -= 1 }
+        let (days, rem, ms) = split(unixNs: unixNs)
         let (y, m, d) = civil(days: days)
         let yy = max(0, min(9999, y))
         p[0] = digit(yy / 1000); p[1] = digit(yy / 100); p[2] = digit(yy / 10); p[3] = digit(yy)
@@ -32,12 +27,7 @@ public enum ISOTime {
     /// Same, reusing the date part when the day is the one formatted last.
     @inline(__always)
     static func write(unixNs: Int64, to p: UnsafeMutablePointer<UInt8>, cache: inout ByteBuffer.State) -> Int {
-        var secs = unixNs / 1_000_000_000
-        var ms = (unixNs % 1_000_000_000) / 1_000_000
-        if ms < 0 { ms += 1000; secs -= 1 }
-        var days = secs / 86_400
-        var rem = secs % 86_400
-        if rem < 0 { rem += 86_400; days -= 1 }
+        let (days, rem, ms) = split(unixNs: unixNs)
         if days != cache.day {
             _ = write(unixNs: days * 86_400 * 1_000_000_000, to: p)
             cache.day = days
@@ -53,6 +43,18 @@ public enum ISOTime {
         p[16] = 0x3a; p[17] = digit(ss / 10); p[18] = digit(ss); p[19] = 0x2e
         p[20] = digit(ms / 100); p[21] = digit(ms / 10); p[22] = digit(ms); p[23] = 0x5a
         return 24
+    }
+
+    /// (days since the epoch, second of the day, millisecond), floored for times before 1970.
+    @inline(__always)
+    static func split(unixNs: Int64) -> (days: Int64, second: Int64, ms: Int64) {
+        var secs = unixNs / 1_000_000_000
+        var ms = (unixNs % 1_000_000_000) / 1_000_000
+        if ms < 0 { ms += 1000; secs -= 1 }
+        var days = secs / 86_400
+        var rem = secs % 86_400
+        if rem < 0 { rem += 86_400; days -= 1 }
+        return (days, rem, ms)
     }
 
     @inline(__always) private static func digit(_ v: Int64) -> UInt8 { UInt8(truncatingIfNeeded: v % 10) &+ 48 }
