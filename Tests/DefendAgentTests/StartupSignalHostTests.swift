@@ -6,10 +6,13 @@ import Testing
 /// middle of its start-up, deterministically: its `--output` is a FIFO, whose open blocks until the
 /// test opens the reading end. The SIGHUP arrives then, before the sensor is attached.
 @Suite(.serialized) struct StartupSignalHostTests {
-    /// The syscall a process is blocked in (first field of /proc/PID/syscall), nil when running.
-    static func blockedSyscall(_ pid: Int32) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/syscall", encoding: .utf8) else { return nil }
-        return text.split(separator: " ").first.flatMap { Int($0) }
+    /// The syscalls the process's threads are blocked in (first field of /proc/PID/task/TID/syscall).
+    static func blockedSyscalls(_ pid: Int32) -> Set<Int> {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return Set(tasks.compactMap { tid in
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/syscall", encoding: .utf8) else { return nil }
+            return text.split(separator: " ").first.flatMap { Int($0) }
+        })
     }
 
     @Test(.enabled(if: getuid() == 0, "needs root to load BPF programs"))
@@ -30,11 +33,11 @@ import Testing
         try agent.run()
         defer { if agent.isRunning { agent.terminate() } }
 
-        // Wait until the agent sits in openat(2) on the FIFO (257 = openat on x86_64), three looks in a row.
+        // Wait until a thread of the agent sits in openat(2) on the FIFO (257 = openat on x86_64), three looks in a row.
         var stable = 0
         let deadline = Date().addingTimeInterval(30)
         while stable < 3, agent.isRunning, Date() < deadline {
-            stable = Self.blockedSyscall(agent.processIdentifier) == 257 ? stable + 1 : 0
+            stable = Self.blockedSyscalls(agent.processIdentifier).contains(257) ? stable + 1 : 0
             usleep(20_000)
         }
         #expect(stable == 3, "the agent never blocked opening its output FIFO")
