@@ -24,6 +24,7 @@
 #define DEFEND_MAX_RULES 64   /* selectors (+ responses) per section */
 #define DEFEND_MAX_DEPTH 48   /* path components resolved; deeper paths are truncated (flagged) */
 #define DEFEND_GENERATIONS 2
+#define DEFEND_POLICY_PATHS_MAX 8192 /* policy_paths entries, both generations together (DefendPolicy.KernelCapacity) */
 
 enum defend_section {
     DEFEND_SECTION_FILE = 0,

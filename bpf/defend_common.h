@@ -61,7 +61,7 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 8192);
+    __uint(max_entries, DEFEND_POLICY_PATHS_MAX);
     __type(key, struct defend_path_key);
     __type(value, struct defend_path_value);
 } policy_paths SEC(".maps");

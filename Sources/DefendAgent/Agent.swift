@@ -40,19 +40,34 @@ public final class Agent {
     private var heartbeat: HeartbeatBuilder
     /// Container cgroups the kernel knows, with what is known of them (masks are recomputed on reload).
     private var containerCgroups: [UInt64: ContainerContext] = [:]
+    /// Loads edited policies off the event loop; nil with the built-in default policy.
+    let reloader: PolicyReloader?
+    /// How often the loop looks at the policy file for edits (tests shorten it).
+    var policyCheckIntervalNs: UInt64 = 2_000_000_000
+    /// Reloads refused (unreadable or invalid file, or the kernel refused the tables).
+    private(set) var reloadsRejected = 0
 
     /// Loads the policy and metadata and attaches the sensor (`makeSensor` is replaceable for tests).
     public init(configuration: AgentConfiguration,
                 makeSensor: (AgentConfiguration) throws(SensorError) -> KernelSensor = Agent.realSensor,
                 sink: DocumentSink? = nil) throws(AgentError) {
+        // Signals first: a SIGHUP (a ConfigMap update) or SIGTERM during start-up must not kill the
+        // agent with the default action; the loop acts on them once it runs.
+        SignalWatcher.install()
         self.configuration = configuration
+        // A ready file left by a killed agent would announce readiness before this one attaches.
+        if let ready = configuration.readyFile, unlink(ready) != 0, errno != ENOENT {
+            throw .state("cannot remove the stale ready file \(ready): \(String(cString: strerror(errno)))")
+        }
         let loaded = try Agent.loadPolicy(configuration.policyPath)
         policy = CompiledPolicy(loaded, scope: configuration.scope)
         policyFile = configuration.policyPath.flatMap(PolicyFileStamp.init(path:))
+        reloader = configuration.policyPath.map { PolicyReloader(path: $0, scope: configuration.scope) }
 
         let agentID: String
         do {
-            agentID = try AgentIdentity.loadOrCreate(stateDirectory: configuration.stateDirectory)
+            agentID = try AgentIdentity.loadOrCreate(stateDirectory: configuration.stateDirectory,
+                                                      warn: { AgentLog.warning($0) })
         } catch {
             throw .state("state directory \(configuration.stateDirectory): \(error)")
         }
@@ -143,10 +158,11 @@ public final class Agent {
                     sink.flush()
                     lastFlush = now
                 }
-                if SignalWatcher.takeReloadRequest() { reloadPolicy(reason: "SIGHUP") }
-                if now &- lastPolicyCheck > 2_000_000_000 {
+                if SignalWatcher.takeReloadRequest() { requestReload(reason: "SIGHUP") }
+                for finished in reloader?.takeFinished() ?? [] { install(finished) }
+                if now &- lastPolicyCheck > policyCheckIntervalNs {
                     lastPolicyCheck = now
-                    if let stamp = policyFile, stamp.changed() { reloadPolicy(reason: "policy file changed") }
+                    if policyFileChanged() { requestReload(reason: "policy file changed") }
                     pipeline.processes.reap(nowBootNs: now)
                 }
                 if now &- lastSweep > 60_000_000_000 {
@@ -155,12 +171,12 @@ public final class Agent {
                     _ = pipeline.processes.sweepVanished()
                 }
                 if configuration.heartbeatInterval > 0,
-                   now &- lastHeartbeat > UInt64(configuration.heartbeatInterval) * 1_000_000_000 {
+                   now &- lastHeartbeat > Agent.nanoseconds(seconds: configuration.heartbeatInterval) {
                     lastHeartbeat = now
                     writeHeartbeat()
                 }
                 if configuration.statisticsInterval > 0,
-                   now &- lastStats > UInt64(configuration.statisticsInterval) * 1_000_000_000 {
+                   now &- lastStats > Agent.nanoseconds(seconds: configuration.statisticsInterval) {
                     lastStats = now
                     AgentLog.info(statisticsLine())
                 }
@@ -222,27 +238,70 @@ public final class Agent {
         }
     }
 
-    /// Re-reads the policy file. Invalid: report and keep the policy in force. Valid: swap atomically.
-    func reloadPolicy(reason: String) {
-        guard let path = configuration.policyPath else {
+    /// `seconds` in nanoseconds, saturating (an interval of years must not overflow; negative is 0).
+    static func nanoseconds(seconds: Int) -> UInt64 {
+        let (ns, overflow) = UInt64(max(0, seconds)).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? UInt64.max : ns
+    }
+
+    /// True when the policy file differs from when it was last read. A file that is missing now
+    /// (an `rm && cp` edit in progress) is not a change; its return is.
+    func policyFileChanged() -> Bool {
+        policyFile?.changed() ?? false
+    }
+
+    /// Asks the worker for a reload (the event loop goes on; `install` runs when it is done).
+    func requestReload(reason: String) {
+        guard let reloader else {
             AgentLog.info("\(reason): running the built-in default policy; nothing to reload")
             return
         }
-        policyFile = PolicyFileStamp(path: path)
-        let candidate: Policy
-        do {
-            candidate = try Agent.loadPolicy(path)
-        } catch {
-            AgentLog.error("policy reload (\(reason)) rejected; the previous policy stays in force:\n\(error)")
+        noteReload()
+        reloader.request(reason: reason)
+    }
+
+    /// Re-reads the policy file now, on the caller's thread (tests and tools; the loop uses the worker).
+    func reloadPolicy(reason: String) {
+        guard let reloader else {
+            AgentLog.info("\(reason): running the built-in default policy; nothing to reload")
             return
         }
-        let compiled = CompiledPolicy(candidate, scope: configuration.scope)
+        noteReload()
+        do {
+            let loaded = try PolicyLoader.load(path: reloader.path)
+            install(.init(reason: reason, outcome: .success((CompiledPolicy(loaded.policy, scope: configuration.scope),
+                                                             loaded.warnings))))
+        } catch {
+            install(.init(reason: reason, outcome: .failure(error)))
+        }
+    }
+
+    /// Remembers the file as about to be read, so an edit from now on triggers another reload. While
+    /// the file is missing, the last stamp stays: the file's return is then a change.
+    private func noteReload() {
+        if let path = configuration.policyPath, let stamp = PolicyFileStamp(path: path) { policyFile = stamp }
+    }
+
+    /// Installs a finished load. Invalid: report and keep the policy in force. Valid: swap atomically.
+    func install(_ finished: PolicyReloader.Finished) {
+        let reason = finished.reason
+        let compiled: CompiledPolicy
+        switch finished.outcome {
+        case .failure(let error):
+            reloadsRejected += 1
+            AgentLog.error("policy reload (\(reason)) rejected; the previous policy stays in force:\n\(error)")
+            return
+        case .success(let loaded):
+            for w in loaded.warnings { AgentLog.warning(w.description) }
+            compiled = loaded.policy
+        }
         let previous = policy
         policy = compiled
         do {
             try sensor.apply(compiled.tables, containerMasks: Agent.containerMasks(compiled, containerCgroups))
         } catch {
             policy = previous
+            reloadsRejected += 1
             AgentLog.error("policy reload (\(reason)) could not be loaded into the kernel; the previous policy "
                            + "stays in force: \(error)")
             return
@@ -304,11 +363,12 @@ public final class Agent {
     }
 }
 
-/// Identity of the policy file's content as last read (mtime, size, inode), to notice edits and
-/// ConfigMap symlink swaps without inotify.
+/// Identity of the policy file's content as last read (mtime, ctime, size, inode), to notice edits
+/// and ConfigMap symlink swaps without inotify (ctime also catches a `cp -p` that restores mtime).
 struct PolicyFileStamp {
     let path: String
     let mtime: timespec
+    let ctime: timespec
     let size: Int
     let inode: UInt
 
@@ -317,6 +377,7 @@ struct PolicyFileStamp {
         guard stat(path, &st) == 0 else { return nil }
         self.path = path
         mtime = st.st_mtim
+        ctime = st.st_ctim
         size = Int(st.st_size)
         inode = UInt(st.st_ino)
     }
@@ -324,6 +385,6 @@ struct PolicyFileStamp {
     func changed() -> Bool {
         guard let now = PolicyFileStamp(path: path) else { return false }
         return now.mtime.tv_sec != mtime.tv_sec || now.mtime.tv_nsec != mtime.tv_nsec || now.size != size
-            || now.inode != inode
+            || now.inode != inode || now.ctime.tv_sec != ctime.tv_sec || now.ctime.tv_nsec != ctime.tv_nsec
     }
 }

@@ -155,6 +155,13 @@ public final class Sensor: @unchecked Sendable {
             do throws(SensorError) {
                 let new = 1 - m.active
                 let image = try KernelPolicyImage(tables, generation: new)
+                // Both generations live in one map: the policy in force stays until the flip.
+                let inForce = m.pathKeys[Int(m.active)].count
+                if image.paths.count + inForce > Int(DEFEND_POLICY_PATHS_MAX) {
+                    throw .policyTooLarge("the policy needs \(image.paths.count) kernel path entries and the policy in "
+                                          + "force holds \(inForce); the policy_paths map holds \(DEFEND_POLICY_PATHS_MAX) "
+                                          + "for both (at most \(KernelCapacity.pathEntriesPerPolicy) per policy)")
+                }
                 for key in m.pathKeys[Int(new)] { try pathsMap.delete(key) }  // the policy before last
                 m.pathKeys[Int(new)] = []
                 for (key, value) in image.paths {

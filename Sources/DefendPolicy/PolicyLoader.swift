@@ -1,4 +1,4 @@
-import Foundation
+import DefendEvents
 import Yams
 
 /// Reads and validates policy files (YAML, D4C syntax).
@@ -6,46 +6,80 @@ public enum PolicyLoader {
     /// Larger inputs are refused before parsing (real policies are a few KiB).
     public static let maxInputBytes = 1 << 20
 
-    /// Reads `path` and parses it. Throws `PolicyError` with every error found.
+    /// Reads `path` and parses it. Throws `PolicyError` with every error found. Only a regular file
+    /// is read: a FIFO or device in its place is refused at once instead of blocking the reader.
     public static func load(path: String) throws(PolicyError) -> LoadedPolicy {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw .unreadable(file: path, reason: "is a directory, not a policy file")
-        }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot open the file (permission denied?)"
-                                                                      : "no such file"
-            throw .unreadable(file: path, reason: reason)
-        }
-        defer { try? handle.close() }
-        let data: Data
+        let bytes: [UInt8]
         do {
-            // Read one byte past the cap so an oversized file is detected without reading it all.
-            data = try handle.read(upToCount: maxInputBytes + 1) ?? Data()
+            bytes = try RegularFile.read(path: path, maxBytes: maxInputBytes)
         } catch {
-            throw .unreadable(file: path, reason: "cannot read the file (\(error))")
+            throw .unreadable(file: path, reason: reason(error))
         }
-        return try parse(bytes: Array(data), fileName: path)
+        return try parse(bytes: bytes, fileName: path)
     }
 
-    /// Parses policy text given as raw bytes (checks size, binary content and UTF-8 first).
+    static func reason(_ error: RegularFile.ReadError) -> String {
+        switch error {
+        case .notRegular("a directory"): return "is a directory, not a policy file"
+        case .notRegular(let kind): return "is \(kind), not a regular file; a policy must be a regular file"
+        case .tooLarge: return "the file is larger than \(maxInputBytes) bytes; a policy is YAML text of a few KiB"
+        default: return error.description
+        }
+    }
+
+    /// Parses policy text given as raw bytes (checks size, text encoding and binary content first).
     public static func parse(bytes: [UInt8], fileName: String) throws(PolicyError) -> LoadedPolicy {
         if bytes.count > maxInputBytes {
             throw .unreadable(file: fileName, reason: "the file is larger than \(maxInputBytes) bytes; a policy is YAML text of a few KiB")
+        }
+        if let encoding = utf16Encoding(bytes) {
+            throw .unreadable(file: fileName, reason: "the file is UTF-16 (\(encoding)) text; a policy must be UTF-8: convert it (e.g. `iconv -f UTF-16 -t UTF-8`)")
         }
         if let nul = bytes.firstIndex(of: 0) {
             throw .unreadable(file: fileName, reason: "the file is binary (NUL byte at offset \(nul)), not YAML text")
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw .unreadable(file: fileName, reason: "the file is not valid UTF-8 text")
+            let offset = firstInvalidUTF8(bytes)
+            throw .unreadable(file: fileName, reason: "the file is not valid UTF-8 text (bad byte at offset \(offset))")
         }
         return try parse(yaml: text, fileName: fileName)
+    }
+
+    /// "little-endian"/"big-endian" when the bytes look like UTF-16: a byte-order mark, or the
+    /// zero high bytes of ASCII text in every other position.
+    static func utf16Encoding(_ b: [UInt8]) -> String? {
+        if b.count >= 2 && b[0] == 0xFF && b[1] == 0xFE { return "little-endian" }
+        if b.count >= 2 && b[0] == 0xFE && b[1] == 0xFF { return "big-endian" }
+        let pairs = min(b.count / 2, 64)
+        guard pairs >= 2 else { return nil }
+        let sample = (0..<pairs).map { (b[2 * $0], b[2 * $0 + 1]) }
+        if sample.allSatisfy({ $0.0 != 0 && $0.1 == 0 }) { return "little-endian" }
+        if sample.allSatisfy({ $0.0 == 0 && $0.1 != 0 }) { return "big-endian" }
+        return nil
+    }
+
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int {
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput, .error: return offset
+            }
+        }
     }
 
     /// Parses policy text. `fileName` is only used in diagnostics.
     public static func parse(yaml: String, fileName: String = "<policy>") throws(PolicyError) -> LoadedPolicy {
         if yaml.utf8.count > maxInputBytes {
             throw .unreadable(file: fileName, reason: "the policy is larger than \(maxInputBytes) bytes")
+        }
+        let problems = YAMLPrescan.check(yaml)
+        if !problems.isEmpty {
+            throw .invalid(file: fileName, diagnostics: problems.map {
+                PolicyDiagnostic(severity: .error, file: fileName, line: $0.line, column: $0.column, path: "", message: $0.message)
+            })
         }
         let root: Node?
         do {

@@ -51,6 +51,7 @@ enum PolicyRules {
                 }
             }
         }
+        checkKernelCapacity(policy, parser: &parser, prefix: prefix)
         if policy.file == nil && policy.process == nil, parser.diagnostics.allSatisfy({ $0.severity != .error }) {
             parser.error(at: .unknown, prefix, "the policy has no usable section")
         }

@@ -34,12 +34,16 @@ public enum PolicyTestInput {
         init(_ message: String, notAnOperation: Bool = false) { self.message = message; self.notAnOperation = notAnOperation }
     }
 
+    /// Longest input line accepted (an ECS document is a few KiB).
+    public static let maxLineBytes = 1 << 20
+
     public static func parse(line: String) throws(InputError) -> PolicyEvent {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
         } catch {
-            throw InputError("not JSON: \((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")")
+            // The parser's own sentence ("Unexpected character … around line 1, column 3."), never an error dump.
+            throw InputError("not JSON: \((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "the line is not a JSON object")")
         }
         guard let doc = object as? [String: Any] else { throw InputError("expected a JSON object") }
         let ecs = doc["event"] != nil || doc["event.category"] != nil || doc["event.action"] != nil

@@ -68,7 +68,8 @@ struct PolicyTestCommand: ParsableCommand {
             "kubernetes":{…}|null}, or ECS documents as the agent writes them. Paths are normalised lexically \
             (//, ., .., trailing /). Output: {"actions":[…],"matched_selectors":[…]} per line; a bad line prints \
             {"error":"line N: …"} and the command exits 1 at the end; an ECS record that is not a policy operation \
-            (process end) prints "skipped". Exit 2: the policy or input cannot be read.
+            (process end) prints "skipped". Lines end with LF or CRLF; a line longer than 1 MiB is an error. Exit 2: \
+            the policy or input cannot be read.
             """)
 
     @Option(help: "Policy file (YAML).") var policy: String
@@ -89,21 +90,45 @@ struct PolicyTestCommand: ParsableCommand {
         let compiled = CompiledPolicy(loaded.policy, scope: scope)
         let reference = ReferenceEvaluator(loaded.policy, scope: scope)
 
-        let lines: AnySequence<String>
+        // Streamed line by line in bounded memory; a pipe or `<(…)` works as --events too.
+        let fd: Int32
         if events == "-" {
-            lines = AnySequence { AnyIterator { readLine(strippingNewline: true) } }
+            fd = STDIN_FILENO
         } else {
-            guard let data = FileManager.default.contents(atPath: events) else {
-                standardError("\(events): cannot read the events file")
+            fd = open(events, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                standardError("\(events): \(RegularFile.openFailure(errno))")
                 throw ExitCode(2)
             }
-            var text = String(decoding: data, as: UTF8.self)
-            if text.hasSuffix("\n") { text.removeLast() }
-            lines = AnySequence(text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+            var st = stat()
+            if fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
+                standardError("\(events): is a directory, not an events file")
+                throw ExitCode(2)
+            }
         }
+        defer { if fd != STDIN_FILENO { close(fd) } }
+        var reader = LineReader(fd: fd, maxLineBytes: PolicyTestInput.maxLineBytes)
+        let source = events == "-" ? "<stdin>" : events
 
         var failed = false
-        for (i, line) in lines.enumerated() {
+        while true {
+            let item: LineReader.Item?
+            do {
+                item = try reader.next()
+            } catch {
+                standardError("\(source): \(error)")
+                throw ExitCode(2)
+            }
+            guard let item else { break }
+            let number: Int, line: String
+            switch item {
+            case .bad(let n, let message):
+                failed = true
+                print(PolicyJSON.object([("error", PolicyJSON.string("line \(n): \(message)"))]))
+                continue
+            case .line(let n, let text):
+                (number, line) = (n, text)
+            }
             if line.allSatisfy(\.isWhitespace) { continue }
             let event: PolicyEvent
             do {
@@ -115,7 +140,7 @@ struct PolicyTestCommand: ParsableCommand {
                 continue
             } catch {
                 failed = true
-                print(PolicyJSON.object([("error", PolicyJSON.string("line \(i + 1): \(error.message)"))]))
+                print(PolicyJSON.object([("error", PolicyJSON.string("line \(number): \(error.message)"))]))
                 continue
             }
             let verdict = compiled.evaluate(event)

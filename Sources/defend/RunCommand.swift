@@ -58,12 +58,21 @@ struct RunCommand: ParsableCommand {
         guard PolicyScope(rawValue: scope) != nil else {
             throw ValidationError("--scope must be 'containers' or 'all', not '\(scope)'")
         }
+        for (flag, value) in [("--stats-interval", statsInterval), ("--heartbeat-interval", heartbeatInterval)]
+        where !(0...Self.maxIntervalSeconds).contains(value) {
+            throw ValidationError("\(flag) must be between 0 and \(Self.maxIntervalSeconds) seconds (one year), not \(value)")
+        }
         guard ringBufferMib > 0, ringBufferMib & (ringBufferMib - 1) == 0, ringBufferMib <= 1024 else {
             throw ValidationError("--ring-buffer-mib must be a power of two between 1 and 1024")
         }
     }
 
+    /// Interval flags above a year are mistakes (and would overflow as nanoseconds).
+    static let maxIntervalSeconds = 365 * 24 * 3600
+
     func run() throws {
+        // First of all: a SIGHUP or SIGTERM during start-up is recorded, not fatal.
+        SignalWatcher.install()
         var config = AgentConfiguration()
         config.policyPath = policy
         config.scope = PolicyScope(rawValue: scope) ?? .containers

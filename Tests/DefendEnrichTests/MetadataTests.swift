@@ -195,9 +195,37 @@ private func closedPort() -> UInt16 {
         #expect(a == a.lowercased())
         let b = try AgentIdentity.loadOrCreate(stateDirectory: dir)
         #expect(a == b)
-        try "not-a-uuid".write(toFile: dir + "/agent-id", atomically: true, encoding: .utf8)
-        #expect(throws: AgentIdentityError.invalidContent(path: dir + "/agent-id")) {
-            try AgentIdentity.loadOrCreate(stateDirectory: dir)
-        }
+    }
+
+    /// A corrupt id file must not keep the agent (and the node's protection) down: it is kept aside
+    /// with its content, a new id is made and persisted, and a warning names both files.
+    @Test(arguments: ["not-a-uuid", "", "\u{0}\u{1}garbage", String(repeating: "x", count: 10_000)])
+    func corruptAgentIDIsSetAsideAndReplaced(content: String) throws {
+        let dir = NSTemporaryDirectory() + "/defend-state-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try content.write(toFile: dir + "/agent-id", atomically: true, encoding: .utf8)
+        var warnings: [String] = []
+        let id = try AgentIdentity.loadOrCreate(stateDirectory: dir, warn: { warnings.append($0) })
+        #expect(UUID(uuidString: id) != nil)
+        #expect(try AgentIdentity.loadOrCreate(stateDirectory: dir) == id, "the new id is persisted")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("agent-id.corrupt-") }
+        #expect(aside.count == 1)
+        let kept = try #require(aside.first)
+        #expect(try String(contentsOfFile: dir + "/" + kept, encoding: .utf8) == content, "the bad file is kept as it was")
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains(kept) == true)
+    }
+
+    /// A FIFO in place of the id file is set aside too (reading it would block start-up forever).
+    @Test func fifoAgentIDDoesNotBlock() throws {
+        let dir = NSTemporaryDirectory() + "/defend-state-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        #expect(mkfifo(dir + "/agent-id", 0o600) == 0)
+        var warnings: [String] = []
+        let id = try AgentIdentity.loadOrCreate(stateDirectory: dir, warn: { warnings.append($0) })
+        #expect(UUID(uuidString: id) != nil)
+        #expect(warnings.count == 1)
     }
 }

@@ -1,16 +1,15 @@
+import DefendEvents
 import Foundation
 
 /// Errors reading or creating the persisted agent id, naming the file.
 public enum AgentIdentityError: Error, CustomStringConvertible, Equatable {
     case cannotCreateDirectory(path: String, reason: String)
     case cannotWrite(path: String, reason: String)
-    case invalidContent(path: String)
 
     public var description: String {
         switch self {
         case .cannotCreateDirectory(let p, let r): return "cannot create state directory \(p): \(r)"
         case .cannotWrite(let p, let r): return "cannot write agent id file \(p): \(r)"
-        case .invalidContent(let p): return "\(p): not a UUID (delete the file to get a new agent id)"
         }
     }
 }
@@ -19,13 +18,25 @@ public enum AgentIdentityError: Error, CustomStringConvertible, Equatable {
 public enum AgentIdentity {
     public static let fileName = "agent-id"
 
-    public static func loadOrCreate(stateDirectory: String) throws(AgentIdentityError) -> String {
+    /// The persisted id, or a new one. A file that is not a readable UUID (corrupt, truncated, not a
+    /// regular file) does not stop the agent, which would leave the node unprotected: it is kept
+    /// aside as `agent-id.corrupt-<unix time>` for inspection, a new id is made, and `warn` says so.
+    public static func loadOrCreate(stateDirectory: String,
+                                    warn: (String) -> Void = { _ in }) throws(AgentIdentityError) -> String {
         let path = stateDirectory + "/" + fileName
         let fm = FileManager.default
-        if let data = fm.contents(atPath: path) {
-            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let uuid = UUID(uuidString: text) else { throw .invalidContent(path: path) }
-            return uuid.uuidString.lowercased()
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            let content = try? RegularFile.read(path: path, maxBytes: 4096)
+            let text = content.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+            if let text, let uuid = UUID(uuidString: text) { return uuid.uuidString.lowercased() }
+            let aside = path + ".corrupt-\(time(nil))"
+            if rename(path, aside) != 0 {
+                throw .cannotWrite(path: aside, reason: "cannot move the invalid agent id file aside: "
+                                   + String(cString: strerror(errno)))
+            }
+            warn("\(path) did not hold a valid agent id (not a UUID); kept it as \(aside) and made a new id "
+                 + "(documents from this node now carry the new agent.id)")
         }
         do {
             try fm.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true,
