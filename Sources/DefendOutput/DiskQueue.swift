@@ -217,7 +217,7 @@ public final class DiskQueue: @unchecked Sendable {
         guard let data = FileManager.default.contents(atPath: dir + "/ack"), data.count == 20 else { return nil }
         let b = [UInt8](data)
         func u64(_ i: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
-        let crc = UInt32(truncatingIfNeeded: u64(16) & 0xffff_ffff)
+        let crc = UInt32(b[16]) | UInt32(b[17]) << 8 | UInt32(b[18]) << 16 | UInt32(b[19]) << 24
         let body = Array(b[0..<16])
         let c = body.withUnsafeBytes { UInt32(truncatingIfNeeded: crc32(0, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), 16)) }
         guard c == crc else { return nil }
