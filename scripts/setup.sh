@@ -5,7 +5,7 @@
 #             libc6-dev (static guest helpers), binutils (strip)
 #   container tests: containerd runc;  benchmark comparison: auditd
 set -euo pipefail
-packages=(libbpf-dev bpftool libelf-dev zlib1g-dev qemu-system-x86 linux-image-cloud-amd64 busybox-static
+packages=(libbpf-dev openssl bpftool libelf-dev zlib1g-dev qemu-system-x86 linux-image-cloud-amd64 busybox-static
           cpio containerd runc auditd util-linux procps python3 libc6-dev binutils)
 missing=()
 for p in "${packages[@]}"; do
