@@ -60,6 +60,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // tools/bench-es: Elasticsearch output throughput to a no-op bulk endpoint, RSS with a full queue.
+        .executableTarget(name: "es-bench", dependencies: [
+            "DefendOutput", "DefendECS",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+
         .testTarget(name: "DefendPolicyTests", dependencies: ["DefendPolicy"]),
         .testTarget(name: "DefendKernelTests", dependencies: ["DefendKernel", "DefendPolicy", "DefendEvents"]),
         .testTarget(name: "DefendEnrichTests", dependencies: ["DefendEnrich", "DefendEvents"]),
