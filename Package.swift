@@ -14,10 +14,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // libbpf / libelf / zlib from Debian's -dev packages, plus the kernel<->user ABI header.
         .systemLibrary(name: "CLibBPF", path: "Sources/CLibBPF"),
+        // zlib (gzip bodies, CRC-32 of disk queue frames).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
         // Host tool run by the build plugin: clang -target bpf -> bpftool gen object -> embedded Swift.
         .executableTarget(name: "bpf-embed", path: "Sources/bpf-embed"),
@@ -35,15 +40,32 @@ let package = Package(
         .target(name: "DefendEnrich", dependencies: ["DefendEvents", "DefendPolicy"]),
         // ECS documents and the hand-written JSON writer.
         .target(name: "DefendECS", dependencies: ["DefendEvents", "DefendEnrich", "DefendPolicy"]),
-        // NDJSON sinks (stdout/file).
-        .target(name: "DefendOutput", dependencies: ["DefendECS"]),
+        // The configuration file: YAML with FILE:LINE:COL errors, ${VAR} substitution, redacted secrets.
+        .target(name: "DefendConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Outputs: the hand-off thread, disk queue, Elasticsearch bulk client, file/console NDJSON.
+        .target(name: "DefendOutput", dependencies: [
+            "DefendECS", "DefendConfig", "CZlib",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         // Config, pipeline wiring, lifecycle.
         .target(name: "DefendAgent", dependencies: [
             "DefendPolicy", "DefendEvents", "DefendKernel", "DefendEnrich", "DefendECS", "DefendOutput",
+            "DefendConfig",
         ]),
         .executableTarget(name: "defend", dependencies: [
-            "DefendAgent", "DefendPolicy",
+            "DefendAgent", "DefendPolicy", "DefendConfig", "DefendOutput",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // tools/bench-es: Elasticsearch output throughput to a no-op bulk endpoint, RSS with a full queue.
+        .executableTarget(name: "es-bench", dependencies: [
+            "DefendOutput", "DefendECS",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
         .testTarget(name: "DefendPolicyTests", dependencies: ["DefendPolicy"]),
@@ -51,5 +73,14 @@ let package = Package(
         .testTarget(name: "DefendEnrichTests", dependencies: ["DefendEnrich", "DefendEvents"]),
         .testTarget(name: "DefendECSTests", dependencies: ["DefendECS", "DefendEnrich", "DefendEvents"]),
         .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy"]),
+        .testTarget(name: "DefendConfigTests", dependencies: ["DefendConfig", "DefendAgent"]),
+        // Delivery tests against a local server that follows Elasticsearch's documented bulk protocol.
+        .testTarget(name: "DefendOutputTests", dependencies: [
+            "DefendOutput", "DefendECS", "DefendAgent", "DefendConfig", "CZlib",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
     ]
 )

@@ -12,6 +12,7 @@ public enum AgentError: Error, CustomStringConvertible {
     case policy(PolicyError)
     case sensor(SensorError)
     case output(SinkError)
+    case configuration(String)
     case state(String)
 
     public var description: String {
@@ -19,6 +20,7 @@ public enum AgentError: Error, CustomStringConvertible {
         case .policy(let e): return e.diagnostics.map(\.description).joined(separator: "\n")
         case .sensor(let e): return "kernel sensor: \(e)"
         case .output(let e): return e.description
+        case .configuration(let s): return s
         case .state(let s): return s
         }
     }
@@ -59,7 +61,10 @@ public final class Agent {
         if let ready = configuration.readyFile, unlink(ready) != 0, errno != ENOENT {
             throw .state("cannot remove the stale ready file \(ready): \(String(cString: strerror(errno)))")
         }
-        let loaded = try Agent.loadPolicy(configuration.policyPath)
+        if let problem = DataStreamNamespace.problem(configuration.dataStreamNamespace) {
+            throw .configuration(problem)
+        }
+        let loaded = try Agent.loadPolicy(configuration.policyPath, inline: configuration.policyInline)
         policy = CompiledPolicy(loaded, scope: configuration.scope)
         policyFile = configuration.policyPath.flatMap(PolicyFileStamp.init(path:))
         reloader = configuration.policyPath.map { PolicyReloader(path: $0, scope: configuration.scope) }
@@ -78,7 +83,7 @@ public final class Agent {
         if let sink {
             self.sink = sink
         } else {
-            do throws(SinkError) { self.sink = try FileDescriptorSink(path: configuration.outputPath) } catch { throw .output(error) }
+            do throws(SinkError) { self.sink = try Agent.makeSink(configuration) } catch { throw .output(error) }
         }
         do { sensor = try makeSensor(configuration) } catch { throw .sensor(error) }
         AgentLog.info("kernel: \(sensor.capabilitySummary)")
@@ -128,9 +133,29 @@ public final class Agent {
                                  containerParentChanged: { [unowned self] cgroup, present in
                                      self.containerParentChanged(cgroup, present)
                                  })
-        AgentLog.info("agent \(agentID) version \(defendVersion): policy \(configuration.policyPath ?? "built-in default") "
+        AgentLog.info("agent \(agentID) version \(defendVersion): policy \(configuration.policyPath ?? (configuration.policyInline != nil ? "policy_inline" : "built-in default")) "
                       + "(\(policy.policy.summary)), scope \(configuration.scope.rawValue), "
                       + "\(snapshots.count) processes and \(seeded.count) container cgroups seeded")
+    }
+
+    /// The configured output behind its own thread (the pipeline never waits for its I/O).
+    public static func makeSink(_ configuration: AgentConfiguration) throws(SinkError) -> DocumentSink {
+        let log: OutputLogger = { level, message in
+            switch level {
+            case .info: AgentLog.info(message)
+            case .warning: AgentLog.warning(message)
+            case .error: AgentLog.error(message)
+            }
+        }
+        let output: DocumentOutput
+        switch configuration.output {
+        case .console, .file:
+            output = try NDJSONFileOutput(path: configuration.output == .file ? configuration.outputPath : nil, log: log)
+        case .elasticsearch:
+            output = try ElasticsearchOutput(settings: configuration.elasticsearch, queue: configuration.queueSettings,
+                                             namespace: configuration.dataStreamNamespace, log: log)
+        }
+        return OutputThread(output: output, closeDeadline: configuration.shutdownTimeout)
     }
 
     public static func realSensor(_ configuration: AgentConfiguration) throws(SensorError) -> KernelSensor {
@@ -158,7 +183,10 @@ public final class Agent {
                     sink.flush()
                     lastFlush = now
                 }
-                if SignalWatcher.takeReloadRequest() { requestReload(reason: "SIGHUP") }
+                if SignalWatcher.takeReloadRequest() {
+                    sink.reopen()
+                    requestReload(reason: "SIGHUP")
+                }
                 for finished in reloader?.takeFinished() ?? [] { install(finished) }
                 if now &- lastPolicyCheck > policyCheckIntervalNs {
                     lastPolicyCheck = now
@@ -192,9 +220,16 @@ public final class Agent {
             drained += n
         }
         sink.flush()
-        AgentLog.info("stopping: " + statisticsLine())
         sink.close()
+        AgentLog.info("stopping: " + statisticsLine())
         sensor.close()
+        let out = sink.statistics
+        if out.failing {
+            // A destination that refuses everything is a failure of the agent, not a statistic.
+            AgentLog.error("the output was failing when the agent stopped (\(out.lastError ?? "unknown error")); "
+                           + "\(out.documentsDropped) documents were dropped")
+            if status == 0 { status = 3 }
+        }
         return status
     }
 
@@ -207,6 +242,14 @@ public final class Agent {
         line += " processes=\(pipeline.processes.count) containers=\(containerCgroups.count)"
         line += " kernel_lost=\(loss.totalReserveFailures) decode_errors=\(loss.decodeErrors)"
         line += " output_written=\(out.documentsWritten) output_dropped=\(out.documentsDropped)"
+        if configuration.output == .elasticsearch {
+            line += " queued=\(out.documentsQueued) queue_bytes=\(out.queueBytes) dead_lettered=\(out.documentsDeadLettered)"
+            line += " retries=\(out.retries)"
+        }
+        if out.droppedLogs + out.droppedAlerts > 0 {
+            line += " dropped_logs=\(out.droppedLogs) dropped_alerts=\(out.droppedAlerts)"
+        }
+        if out.failing { line += " output_failing=true" }
         if loss.totalReserveFailures > 0 {
             let detail = loss.reserveFailures.filter { $0.value > 0 }.map { "\($0.key)=\($0.value)" }.sorted()
             line += " (lost by type: \(detail.joined(separator: ",")))"
@@ -220,15 +263,20 @@ public final class Agent {
 
     private func writeHeartbeat() {
         var line: [UInt8] = []
-        heartbeat.write(unixNs: BootClock.nowUnixNs(), blockActionEnabled: blockActionEnabled, into: &line)
-        line.withUnsafeBytes { sink.append($0, documents: 1) }
+        let span = heartbeat.write(unixNs: BootClock.nowUnixNs(), blockActionEnabled: blockActionEnabled, into: &line)
+        sink.append(line, span: span)
         sink.flush()
     }
 
     // MARK: policy
 
-    static func loadPolicy(_ path: String?) throws(AgentError) -> Policy {
+    static func loadPolicy(_ path: String?, inline: String? = nil) throws(AgentError) -> Policy {
         do {
+            if path == nil, let inline {
+                let loaded = try PolicyLoader.parse(yaml: inline, fileName: "<policy_inline>")
+                for w in loaded.warnings { AgentLog.warning(w.description) }
+                return loaded.policy
+            }
             guard let path else { return try DefaultPolicy.load() }
             let loaded = try PolicyLoader.load(path: path)
             for w in loaded.warnings { AgentLog.warning(w.description) }
@@ -253,7 +301,7 @@ public final class Agent {
     /// Asks the worker for a reload (the event loop goes on; `install` runs when it is done).
     func requestReload(reason: String) {
         guard let reloader else {
-            AgentLog.info("\(reason): running the built-in default policy; nothing to reload")
+            AgentLog.info("\(reason): running \(policySourceName); nothing to reload")
             return
         }
         noteReload()
@@ -263,7 +311,7 @@ public final class Agent {
     /// Re-reads the policy file now, on the caller's thread (tests and tools; the loop uses the worker).
     func reloadPolicy(reason: String) {
         guard let reloader else {
-            AgentLog.info("\(reason): running the built-in default policy; nothing to reload")
+            AgentLog.info("\(reason): running \(policySourceName); nothing to reload")
             return
         }
         noteReload()
@@ -274,6 +322,11 @@ public final class Agent {
         } catch {
             install(.init(reason: reason, outcome: .failure(error)))
         }
+    }
+
+    /// What runs when there is no policy file to reload.
+    private var policySourceName: String {
+        configuration.policyInline != nil ? "policy_inline of the configuration file" : "the built-in default policy"
     }
 
     /// Remembers the file as about to be read, so an edit from now on triggers another reload. While

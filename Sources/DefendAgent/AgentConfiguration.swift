@@ -1,13 +1,30 @@
+import DefendOutput
 import DefendPolicy
 
-/// Everything `defend run` needs to know, resolved from flags.
+/// Everything `defend run` needs to know, from the configuration file (`ConfigurationFile`) and
+/// flags (which override the file).
 public struct AgentConfiguration: Sendable {
-    /// Policy file; nil means the built-in default policy.
+    /// Policy file; nil (and no `policyInline`) means the built-in default policy.
     public var policyPath: String?
+    /// The policy's YAML text given in the configuration file (`policy_inline`).
+    public var policyInline: String?
     /// D4C evaluates container activity only; `.all` adds host processes.
     public var scope: PolicyScope = .containers
-    /// NDJSON destination; nil or "-" means standard output.
-    public var outputPath: String?
+    /// Where documents go.
+    public var output: OutputKind = .console
+    /// NDJSON destination of the file output; nil or "-" means standard output.
+    public var outputPath: String? {
+        didSet { output = (outputPath == nil || outputPath == "-") ? .console : .file }
+    }
+    /// `output.elasticsearch.*`.
+    public var elasticsearch = ElasticsearchSettings()
+    /// The disk queue of the Elasticsearch output; default `<stateDirectory>/queue`.
+    public var queuePath: String?
+    public var queueMaxSize: Int64 = 1 << 30
+    public var queueSegmentSize: Int64 = 0
+    public var queueSyncInterval: Double = 0.2
+    /// At SIGTERM, the output gets this long to deliver; what is not acknowledged stays queued.
+    public var shutdownTimeout: Double = 10
     /// Created once the sensor is attached and the policy is enforced (for supervisors and tests).
     public var readyFile: String?
     /// Holds the persistent agent id.
@@ -28,4 +45,15 @@ public struct AgentConfiguration: Sendable {
     public var containerdStateDirectories: [String] = []
 
     public init() {}
+
+    public enum OutputKind: String, Sendable, CaseIterable { case console, file, elasticsearch }
+
+    /// The queue settings in force.
+    public var queueSettings: QueueSettings {
+        var q = QueueSettings(path: queuePath ?? stateDirectory + "/queue")
+        q.maxSize = queueMaxSize
+        q.segmentSize = queueSegmentSize
+        q.syncInterval = queueSyncInterval
+        return q
+    }
 }

@@ -81,9 +81,9 @@ public final class EventPipeline {
         let container = cgroup == 0 ? nil : containers.context(forCgroupID: cgroup)
         let names = policies.selectorNames(for: event)
         let sink = self.sink
-        let written = documents.withDocuments(event: event, process: view, container: container,
-                                              matchedSelectors: names) { lines, count in
-            sink.append(lines, documents: count)
+        let written = documents.withDocumentSpans(event: event, process: view, container: container,
+                                                  matchedSelectors: names) { lines, spans in
+            sink.append(lines, spans: spans)
         }
         guard written > 0 else { return }
         statistics.documents += UInt64(written)

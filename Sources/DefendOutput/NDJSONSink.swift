@@ -1,97 +1,70 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import DefendECS
+import Foundation
 
-/// Where finished NDJSON documents go. Lines are appended whole (each ends in "\n").
+/// Where finished NDJSON documents go, fed by the event pipeline on its thread. Implementations
+/// must not block that thread on I/O (the kernel reader): `OutputThread` hands documents to a
+/// `DocumentOutput` on its own thread.
 public protocol DocumentSink: AnyObject {
-    /// Appends complete NDJSON lines. Blocking writers apply back-pressure by blocking here.
-    func append(_ lines: UnsafeRawBufferPointer, documents: Int)
-    /// Pushes buffered lines to their destination.
+    /// Appends complete NDJSON lines (each ends in "\n"), described one by one by `spans`.
+    func append(_ lines: UnsafeRawBufferPointer, spans: UnsafeBufferPointer<DocumentSpan>)
+    /// Pushes buffered lines towards their destination.
     func flush()
+    /// Reopens files (SIGHUP after a log rotation).
+    func reopen()
+    /// Stops: documents are delivered, queued on disk, or counted as dropped when this returns.
     func close()
     var statistics: SinkStatistics { get }
 }
 
+extension DocumentSink {
+    public func reopen() {}
+
+    /// Appends one document.
+    public func append(_ line: [UInt8], span: DocumentSpan) {
+        var span = span
+        line.withUnsafeBytes { bytes in
+            withUnsafePointer(to: &span) { append(bytes, spans: UnsafeBufferPointer(start: $0, count: 1)) }
+        }
+    }
+}
+
 public struct SinkStatistics: Sendable, Hashable {
+    /// Documents delivered: written to the file, or acknowledged by Elasticsearch (409 included).
     public var documentsWritten: UInt64 = 0
     public var bytesWritten: UInt64 = 0
-    /// Documents that could not be written (destination error); every one is counted.
+    /// Documents lost, every cause included (full hand-off, full queue, write errors).
     public var documentsDropped: UInt64 = 0
+    /// Of the dropped: log and alert documents dropped under pressure (hand-off or disk queue full).
+    public var droppedLogs: UInt64 = 0
+    public var droppedAlerts: UInt64 = 0
+    /// Refused by Elasticsearch for their content and written to the dead-letter file.
+    public var documentsDeadLettered: UInt64 = 0
+    /// Waiting in the disk queue (written, not yet acknowledged).
+    public var documentsQueued: UInt64 = 0
+    public var queueBytes: UInt64 = 0
+    /// Retried bulk requests or items (429, 5xx, network errors).
+    public var retries: UInt64 = 0
     public var lastError: String?
+    /// The destination refuses everything right now (last attempt failed, nothing succeeded since).
+    public var failing: Bool = false
     public init() {}
 }
 
 public enum SinkError: Error, CustomStringConvertible, Sendable {
     case cannotOpen(path: String, errno: Int32)
+    case invalidSetting(String)
+    case queue(String)
 
     public var description: String {
         switch self {
         case let .cannotOpen(path, code):
             return "cannot open output \(path): \(String(cString: strerror(code)))"
+        case .invalidSetting(let s): return s
+        case .queue(let s): return "disk queue: \(s)"
         }
     }
 }
 
-/// Buffered NDJSON writer to a file descriptor (stdout or a file opened for append).
-/// Writes happen when the buffer passes `flushThreshold` or on `flush()`: one write(2) per batch,
-/// not per document. A failing destination drops (and counts) the batch instead of growing memory.
-public final class FileDescriptorSink: DocumentSink {
-    private let fd: Int32
-    private let ownsDescriptor: Bool
-    private var buffer: [UInt8] = []
-    private var bufferedDocuments = 0
-    private let flushThreshold: Int
-    public private(set) var statistics = SinkStatistics()
-
-    /// `path` nil or "-" means standard output.
-    public init(path: String?, flushThreshold: Int = 256 * 1024) throws(SinkError) {
-        if let path, path != "-" {
-            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-            guard fd >= 0 else { throw .cannotOpen(path: path, errno: errno) }
-            self.fd = fd
-            self.ownsDescriptor = true
-        } else {
-            self.fd = STDOUT_FILENO
-            self.ownsDescriptor = false
-        }
-        self.flushThreshold = flushThreshold
-        buffer.reserveCapacity(flushThreshold + 64 * 1024)
-    }
-
-    public func append(_ lines: UnsafeRawBufferPointer, documents: Int) {
-        buffer.append(contentsOf: lines)
-        bufferedDocuments += documents
-        if buffer.count >= flushThreshold { flush() }
-    }
-
-    public func flush() {
-        guard !buffer.isEmpty else { return }
-        var failed = false
-        buffer.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    statistics.lastError = String(cString: strerror(errno))
-                    failed = true
-                    return
-                }
-                offset += n
-            }
-        }
-        if failed {
-            statistics.documentsDropped += UInt64(bufferedDocuments)
-        } else {
-            statistics.documentsWritten += UInt64(bufferedDocuments)
-            statistics.bytesWritten += UInt64(buffer.count)
-        }
-        buffer.removeAll(keepingCapacity: true)
-        bufferedDocuments = 0
-    }
-
-    public func close() {
-        flush()
-        if ownsDescriptor { _ = Glibc.close(fd) }
-    }
-}
+/// Diagnostics from outputs (the agent routes them to its log).
+public enum OutputLogLevel: Sendable { case info, warning, error }
+public typealias OutputLogger = @Sendable (OutputLogLevel, String) -> Void

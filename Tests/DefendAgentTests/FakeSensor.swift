@@ -1,3 +1,4 @@
+import DefendECS
 import DefendEvents
 import DefendKernel
 import DefendOutput
@@ -49,9 +50,9 @@ final class FakeSensor: KernelSensor {
 final class MemorySink: DocumentSink {
     var bytes: [UInt8] = []
     var statistics = SinkStatistics()
-    func append(_ lines: UnsafeRawBufferPointer, documents: Int) {
+    func append(_ lines: UnsafeRawBufferPointer, spans: UnsafeBufferPointer<DocumentSpan>) {
         bytes.append(contentsOf: lines)
-        statistics.documentsWritten += UInt64(documents)
+        statistics.documentsWritten += UInt64(spans.count)
     }
     func flush() {}
     func close() {}

@@ -24,6 +24,7 @@ public struct DocumentBuilder {
     private let fragments = FragmentCache()
     private let templates = EventTemplates()
     private let hookPoints = HookPointLists()
+    private let spans = SpanScratch()
 
     public init(agent: AgentMetadata, host: HostMetadata, cloud: CloudMetadata?, clock: BootClock,
                 config: DocumentConfig = DocumentConfig(),
@@ -68,6 +69,20 @@ public struct DocumentBuilder {
         return n
     }
 
+    /// Like `withDocuments`, with each document's span (length, data stream, `event.id` offset).
+    @discardableResult
+    public mutating func withDocumentSpans(event: KernelEvent, process: ProcessView?, container: ContainerContext?,
+                                           matchedSelectors: [String],
+                                           _ body: (UnsafeRawBufferPointer, UnsafeBufferPointer<DocumentSpan>) -> Void)
+        -> Int {
+        let n = render(event: event, process: process, container: container, matchedSelectors: matchedSelectors)
+        if n > 0 {
+            body(UnsafeRawBufferPointer(start: scratch.state.pointee.base, count: scratch.count),
+                 UnsafeBufferPointer(start: spans.storage, count: n))
+        }
+        return n
+    }
+
     private mutating func render(event: KernelEvent, process: ProcessView?, container: ContainerContext?,
                                  matchedSelectors: [String]) -> Int {
         guard let view = process, let desc = EventDescription.describe(event) else { return 0 }
@@ -83,11 +98,13 @@ public struct DocumentBuilder {
         let created = nowUnixNs()
         var n = 0
         if wantsLog {
-            document(&w, event, view, container, matchedSelectors, desc, alert: false, denied: denied, created: created)
+            spans.storage[n] = document(&w, event, view, container, matchedSelectors, desc, alert: false,
+                                        denied: denied, created: created)
             n += 1
         }
         if wantsAlert {
-            document(&w, event, view, container, matchedSelectors, desc, alert: true, denied: denied, created: created)
+            spans.storage[n] = document(&w, event, view, container, matchedSelectors, desc, alert: true,
+                                        denied: denied, created: created)
             n += 1
         }
         return n
@@ -95,8 +112,9 @@ public struct DocumentBuilder {
 
     private mutating func document(_ w: inout JSONWriter, _ event: KernelEvent, _ view: ProcessView,
                                    _ container: ContainerContext?, _ selectors: [String],
-                                   _ desc: EventDescription, alert: Bool, denied: Bool, created: Int64) {
+                                   _ desc: EventDescription, alert: Bool, denied: Bool, created: Int64) -> DocumentSpan {
         let p = view.process
+        let start = w.buffer.count
         w.beginObject()
         w.key("@timestamp"); w.timestamp(unixNs: clock.unixNs(bootNs: event.bootTimeNs))
         w.rawMembers(staticMembers)
@@ -124,6 +142,7 @@ public struct DocumentBuilder {
         w.timestamp(unixNs: created)
         w.appendRaw(t.beforeID, comma: false)
         w.rawString(maxBytes: 36) { ids.write(to: $0) }
+        let idOffset = w.buffer.count - 1 - DocumentSpan.idLength - start
         w.appendRaw(t.rest, comma: false, complete: true)
 
         if let c = container { writeContainer(&w, c) }
@@ -151,6 +170,8 @@ public struct DocumentBuilder {
         w.object("user"); w.key("id"); w.decimalString(UInt64(p.euid)); w.endObject()
         w.endObject()
         w.newline()
+        return DocumentSpan(length: Int32(w.buffer.count - start), idOffset: Int32(idOffset),
+                            stream: alert ? .alerts : (desc.isProcess ? .process : .file))
     }
 
     private func writeContainer(_ w: inout JSONWriter, _ c: ContainerContext) {
@@ -353,4 +374,11 @@ final class FragmentCache {
         if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
         entries[pid] = Entry(start: start, revision: revision, bytes: bytes)
     }
+}
+
+/// Spans of the documents of one event (at most two: log and alert), reused across events.
+final class SpanScratch {
+    let storage = UnsafeMutablePointer<DocumentSpan>.allocate(capacity: 4)
+    init() { storage.initialize(repeating: DocumentSpan(length: 0, idOffset: -1, stream: .process), count: 4) }
+    deinit { storage.deallocate() }
 }

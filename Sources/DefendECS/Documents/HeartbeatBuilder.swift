@@ -12,8 +12,10 @@ public struct HeartbeatBuilder {
         staticMembers = StaticFragments.members(agent: agent, host: host, cloud: cloud, config: config)
     }
 
-    /// Appends one NDJSON line. `blockActionEnabled`: the policy blocks and the kernel enforces it.
-    public mutating func write(unixNs: Int64, blockActionEnabled: Bool, into buffer: inout [UInt8]) {
+    /// Appends one NDJSON line; returns its span. `blockActionEnabled`: the policy blocks and the kernel
+    /// enforces it.
+    @discardableResult
+    public mutating func write(unixNs: Int64, blockActionEnabled: Bool, into buffer: inout [UInt8]) -> DocumentSpan {
         var w = JSONWriter(maxStringBytes: config.maxStringBytes)
         w.beginObject()
         w.key("@timestamp"); w.timestamp(unixNs: unixNs)
@@ -34,11 +36,14 @@ public struct HeartbeatBuilder {
         var id = [UInt8](repeating: 0, count: 40)
         let n = id.withUnsafeMutableBufferPointer { ids.write(to: $0.baseAddress!) }
         w.key("id"); w.string(bytes: Array(id[..<n]))
+        let idOffset = w.buffer.count - 1 - DocumentSpan.idLength
         w.key("kind"); w.rawString("metric")
         w.key("module"); w.rawString("cloud_defend")
         w.endObject()
         w.endObject()
         w.newline()
-        buffer.append(contentsOf: w.bytes)
+        let bytes = w.bytes
+        buffer.append(contentsOf: bytes)
+        return DocumentSpan(length: Int32(bytes.count), idOffset: Int32(idOffset), stream: .heartbeat)
     }
 }
