@@ -21,6 +21,7 @@ run: build
 test-host: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	DEFEND_BIN=$$($(SWIFT) build --show-bin-path)/defend bash tests/deploy/run
 
 test-vm: setup
 	bash tools/vm-test

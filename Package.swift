@@ -14,6 +14,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libbpf / libelf / zlib from Debian's -dev packages, plus the kernel<->user ABI header.
@@ -37,12 +40,22 @@ let package = Package(
         .target(name: "DefendECS", dependencies: ["DefendEvents", "DefendEnrich", "DefendPolicy"]),
         // NDJSON sinks (stdout/file).
         .target(name: "DefendOutput", dependencies: ["DefendECS"]),
+        // What operators read: the metrics snapshot, its Prometheus/health HTTP endpoint, the status
+        // socket, and the text/JSON log handlers. Knows nothing of the agent's loop state.
+        .target(name: "DefendTelemetry", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // Config, pipeline wiring, lifecycle.
         .target(name: "DefendAgent", dependencies: [
             "DefendPolicy", "DefendEvents", "DefendKernel", "DefendEnrich", "DefendECS", "DefendOutput",
+            "DefendTelemetry", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "defend", dependencies: [
-            "DefendAgent", "DefendPolicy",
+            "DefendAgent", "DefendPolicy", "DefendTelemetry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -50,6 +63,7 @@ let package = Package(
         .testTarget(name: "DefendKernelTests", dependencies: ["DefendKernel", "DefendPolicy", "DefendEvents"]),
         .testTarget(name: "DefendEnrichTests", dependencies: ["DefendEnrich", "DefendEvents"]),
         .testTarget(name: "DefendECSTests", dependencies: ["DefendECS", "DefendEnrich", "DefendEvents"]),
-        .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy"]),
+        .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy", "DefendTelemetry"]),
+        .testTarget(name: "DefendTelemetryTests", dependencies: ["DefendTelemetry"]),
     ]
 )

@@ -7,6 +7,7 @@ import DefendEvents
 import DefendKernel
 import DefendOutput
 import DefendPolicy
+import DefendTelemetry
 
 public enum AgentError: Error, CustomStringConvertible {
     case policy(PolicyError)
@@ -31,21 +32,24 @@ public let defendVersion = "0.1.0"
 /// validate is reported and the one in force stays in force.
 public final class Agent {
     public let configuration: AgentConfiguration
-    private var policy: CompiledPolicy
+    var policy: CompiledPolicy
     private var policyFile: PolicyFileStamp?
     private var generations: PolicyGenerations
-    private let sensor: KernelSensor
-    private let sink: DocumentSink
-    private var pipeline: EventPipeline!
+    let sensor: KernelSensor
+    let sink: DocumentSink
+    var pipeline: EventPipeline!
     private var heartbeat: HeartbeatBuilder
     /// Container cgroups the kernel knows, with what is known of them (masks are recomputed on reload).
-    private var containerCgroups: [UInt64: ContainerContext] = [:]
+    var containerCgroups: [UInt64: ContainerContext] = [:]
+    /// Reload outcomes and drain times for the snapshots the metrics and status endpoints read.
+    var telemetry: AgentTelemetryState
 
     /// Loads the policy and metadata and attaches the sensor (`makeSensor` is replaceable for tests).
     public init(configuration: AgentConfiguration,
                 makeSensor: (AgentConfiguration) throws(SensorError) -> KernelSensor = Agent.realSensor,
-                sink: DocumentSink? = nil) throws(AgentError) {
+                sink: DocumentSink? = nil, snapshots: SnapshotBox = SnapshotBox()) throws(AgentError) {
         self.configuration = configuration
+        telemetry = AgentTelemetryState(snapshots: snapshots)
         let loaded = try Agent.loadPolicy(configuration.policyPath)
         policy = CompiledPolicy(loaded, scope: configuration.scope)
         policyFile = configuration.policyPath.flatMap(PolicyFileStamp.init(path:))
@@ -56,6 +60,7 @@ public final class Agent {
         } catch {
             throw .state("state directory \(configuration.stateDirectory): \(error)")
         }
+        telemetry.agentID = agentID
         let host = HostMetadata.collect()
         let cloud = configuration.cloudMetadata ? Agent.detectCloud() : nil
         let clock = BootClock.system()
@@ -67,6 +72,9 @@ public final class Agent {
         }
         do { sensor = try makeSensor(configuration) } catch { throw .sensor(error) }
         AgentLog.info("kernel: \(sensor.capabilitySummary)")
+        if configuration.bpfStatistics {
+            do { telemetry.bpfStatsFD = try BPFStats.enableRunTimeStatistics() } catch { AgentLog.warning("\(error)") }
+        }
         if policy.policy.hasBlockActions, !sensor.blockingEnforced {
             AgentLog.warning("the policy has block actions but blocking is NOT enforced on this kernel "
                              + "(BPF-LSM unavailable); matching operations are reported, not prevented")
@@ -133,12 +141,16 @@ public final class Agent {
         var lastPolicyCheck = lastFlush
         var lastHeartbeat = lastFlush
         var lastSweep = lastFlush
+        telemetry.lastDrainBootNs = lastFlush
+        publishSnapshot(phase: .running, nowBootNs: lastFlush, force: true)
         if configuration.heartbeatInterval > 0 { writeHeartbeat() }
         var status: Int32 = 0
         while !SignalWatcher.stopRequested {
             do {
                 let n = try sensor.poll(timeoutMs: 100) { pipeline.handle($0) }
                 let now = BootClock.nowBootNs()
+                telemetry.lastDrainBootNs = now
+                publishSnapshot(phase: .running, nowBootNs: now)
                 if n == 0 || now &- lastFlush > 200_000_000 {
                     sink.flush()
                     lastFlush = now
@@ -170,6 +182,7 @@ public final class Agent {
                 break
             }
         }
+        publishSnapshot(phase: .stopping, nowBootNs: BootClock.nowBootNs(), force: true)
         // Drain what the kernel already queued, then flush everything.
         var drained = 0
         while drained < 1_000_000, let n = try? sensor.poll(timeoutMs: 0, handler: { pipeline.handle($0) }), n > 0 {
@@ -179,6 +192,7 @@ public final class Agent {
         AgentLog.info("stopping: " + statisticsLine())
         sink.close()
         sensor.close()
+        if telemetry.bpfStatsFD >= 0 { close(telemetry.bpfStatsFD) }
         return status
     }
 
@@ -234,6 +248,7 @@ public final class Agent {
             candidate = try Agent.loadPolicy(path)
         } catch {
             AgentLog.error("policy reload (\(reason)) rejected; the previous policy stays in force:\n\(error)")
+            telemetry.reloadFailed("\(error)")
             return
         }
         let compiled = CompiledPolicy(candidate, scope: configuration.scope)
@@ -245,10 +260,13 @@ public final class Agent {
             policy = previous
             AgentLog.error("policy reload (\(reason)) could not be loaded into the kernel; the previous policy "
                            + "stays in force: \(error)")
+            telemetry.reloadFailed("\(error)")
             return
         }
         generations.install(compiled, generation: sensor.activeGeneration)
         pipeline.updatePolicies(generations)
+        telemetry.reloads += 1
+        telemetry.lastReloadError = nil
         AgentLog.info("policy reloaded (\(reason)): \(compiled.policy.summary)")
     }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import DefendAgent
 import DefendPolicy
+import DefendTelemetry
+import Logging
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,9 +56,26 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not probe cloud instance metadata.")
     var noCloudMetadata = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Serve Prometheus /metrics, /healthz and /readyz over HTTP on HOST:PORT (e.g. 127.0.0.1:9464). Default: off.",
+        valueName: "host:port"))
+    var metricsAddress: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Root-only Unix socket that `defend status` asks (\"\" for none).", valueName: "path"))
+    var statusSocket: String = defaultStatusSocketPath
+
+    @Flag(name: .long, help: "Turn on the kernel's BPF run-time statistics while running (per-program run time and count in /metrics).")
+    var bpfStats = false
+
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         guard PolicyScope(rawValue: scope) != nil else {
             throw ValidationError("--scope must be 'containers' or 'all', not '\(scope)'")
+        }
+        if let metricsAddress {
+            do { _ = try ListenAddress(parsing: metricsAddress) } catch { throw ValidationError("--metrics-address: \(error)") }
         }
         guard ringBufferMib > 0, ringBufferMib & (ringBufferMib - 1) == 0, ringBufferMib <= 1024 else {
             throw ValidationError("--ring-buffer-mib must be a power of two between 1 and 1024")
@@ -64,6 +83,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        logging.apply()
         var config = AgentConfiguration()
         config.policyPath = policy
         config.scope = PolicyScope(rawValue: scope) ?? .containers
@@ -78,9 +98,21 @@ struct RunCommand: ParsableCommand {
         config.cloudMetadata = !noCloudMetadata
         config.containerdStateDirectories = containerdState
         config.heartbeatInterval = max(0, heartbeatInterval)
+        config.metricsAddress = metricsAddress
+        config.statusSocketPath = statusSocket.isEmpty ? nil : statusSocket
+        config.bpfStatistics = bpfStats
+        // The endpoints come first, so /healthz and /readyz answer "starting" while the agent loads.
+        let services: AgentServices
+        do {
+            services = try AgentServices(configuration: config)
+        } catch {
+            AgentLog.error("cannot start: \(error)")
+            throw ExitCode(2)
+        }
+        defer { services.stop() }
         let agent: Agent
         do {
-            agent = try Agent(configuration: config)
+            agent = try Agent(configuration: config, snapshots: services.snapshots)
         } catch {
             AgentLog.error("cannot start: \(error)")
             throw ExitCode(2)
