@@ -30,6 +30,7 @@ test-host: setup-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	bash tests/make-run-stdout.sh
+	DEFEND_BIN=$$($(SWIFT) build --show-bin-path)/defend bash tests/deploy/run
 
 test-vm: setup-test
 	bash tools/vm-test

@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libbpf / libelf / zlib from Debian's -dev packages, plus the kernel<->user ABI header.
@@ -50,13 +52,22 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        // What operators read: the metrics snapshot, its Prometheus/health HTTP endpoint, the status
+        // socket, and the text/JSON log handlers. Knows nothing of the agent's loop state.
+        .target(name: "DefendTelemetry", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // Config, pipeline wiring, lifecycle.
         .target(name: "DefendAgent", dependencies: [
             "DefendPolicy", "DefendEvents", "DefendKernel", "DefendEnrich", "DefendECS", "DefendOutput",
-            "DefendConfig",
+            "DefendConfig", "DefendTelemetry", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "defend", dependencies: [
-            "DefendAgent", "DefendPolicy", "DefendConfig", "DefendOutput",
+            "DefendAgent", "DefendPolicy", "DefendConfig", "DefendOutput", "DefendTelemetry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -72,7 +83,7 @@ let package = Package(
         .testTarget(name: "DefendKernelTests", dependencies: ["DefendKernel", "DefendPolicy", "DefendEvents"]),
         .testTarget(name: "DefendEnrichTests", dependencies: ["DefendEnrich", "DefendEvents"]),
         .testTarget(name: "DefendECSTests", dependencies: ["DefendECS", "DefendEnrich", "DefendEvents"]),
-        .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy"]),
+        .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy", "DefendTelemetry"]),
         .testTarget(name: "DefendConfigTests", dependencies: ["DefendConfig", "DefendAgent"]),
         // Delivery tests against a local server that follows Elasticsearch's documented bulk protocol.
         .testTarget(name: "DefendOutputTests", dependencies: [
@@ -82,5 +93,6 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        .testTarget(name: "DefendTelemetryTests", dependencies: ["DefendTelemetry"]),
     ]
 )

@@ -7,6 +7,7 @@ import DefendEvents
 import DefendKernel
 import DefendOutput
 import DefendPolicy
+import DefendTelemetry
 
 public enum AgentError: Error, CustomStringConvertible {
     case policy(PolicyError)
@@ -33,30 +34,33 @@ public let defendVersion = "0.1.0"
 /// validate is reported and the one in force stays in force.
 public final class Agent {
     public let configuration: AgentConfiguration
-    private var policy: CompiledPolicy
+    var policy: CompiledPolicy
     private var policyFile: PolicyFileStamp?
     private var generations: PolicyGenerations
-    private let sensor: KernelSensor
-    private let sink: DocumentSink
-    private var pipeline: EventPipeline!
+    let sensor: KernelSensor
+    let sink: DocumentSink
+    var pipeline: EventPipeline!
     private var heartbeat: HeartbeatBuilder
     /// Container cgroups the kernel knows, with what is known of them (masks are recomputed on reload).
-    private var containerCgroups: [UInt64: ContainerContext] = [:]
+    var containerCgroups: [UInt64: ContainerContext] = [:]
     /// Loads edited policies off the event loop; nil with the built-in default policy.
     let reloader: PolicyReloader?
     /// How often the loop looks at the policy file for edits (tests shorten it).
     var policyCheckIntervalNs: UInt64 = 2_000_000_000
     /// Reloads refused (unreadable or invalid file, or the kernel refused the tables).
     private(set) var reloadsRejected = 0
+    /// Reload outcomes and drain times for the snapshots the metrics and status endpoints read.
+    var telemetry: AgentTelemetryState
 
     /// Loads the policy and metadata and attaches the sensor (`makeSensor` is replaceable for tests).
     public init(configuration: AgentConfiguration,
                 makeSensor: (AgentConfiguration) throws(SensorError) -> KernelSensor = Agent.realSensor,
-                sink: DocumentSink? = nil) throws(AgentError) {
+                sink: DocumentSink? = nil, snapshots: SnapshotBox = SnapshotBox()) throws(AgentError) {
         // Signals first: a SIGHUP (a ConfigMap update) or SIGTERM during start-up must not kill the
         // agent with the default action; the loop acts on them once it runs.
         SignalWatcher.install()
         self.configuration = configuration
+        telemetry = AgentTelemetryState(snapshots: snapshots)
         // A ready file left by a killed agent would announce readiness before this one attaches.
         if let ready = configuration.readyFile, unlink(ready) != 0, errno != ENOENT {
             throw .state("cannot remove the stale ready file \(ready): \(String(cString: strerror(errno)))")
@@ -76,6 +80,7 @@ public final class Agent {
         } catch {
             throw .state("state directory \(configuration.stateDirectory): \(error)")
         }
+        telemetry.agentID = agentID
         let host = HostMetadata.collect()
         let cloud = configuration.cloudMetadata ? Agent.detectCloud() : nil
         let clock = BootClock.system()
@@ -87,6 +92,9 @@ public final class Agent {
         }
         do { sensor = try makeSensor(configuration) } catch { throw .sensor(error) }
         AgentLog.info("kernel: \(sensor.capabilitySummary)")
+        if configuration.bpfStatistics {
+            do { telemetry.bpfStatsFD = try BPFStats.enableRunTimeStatistics() } catch { AgentLog.warning("\(error)") }
+        }
         if policy.policy.hasBlockActions, !sensor.blockingEnforced {
             AgentLog.warning("the policy has block actions but blocking is NOT enforced on this kernel "
                              + "(BPF-LSM unavailable); matching operations are reported, not prevented")
@@ -173,12 +181,16 @@ public final class Agent {
         var lastPolicyCheck = lastFlush
         var lastHeartbeat = lastFlush
         var lastSweep = lastFlush
+        telemetry.lastDrainBootNs = lastFlush
+        publishSnapshot(phase: .running, nowBootNs: lastFlush, force: true)
         if configuration.heartbeatInterval > 0 { writeHeartbeat() }
         var status: Int32 = 0
         while !SignalWatcher.stopRequested {
             do {
                 let n = try sensor.poll(timeoutMs: 100) { pipeline.handle($0) }
                 let now = BootClock.nowBootNs()
+                telemetry.lastDrainBootNs = now
+                publishSnapshot(phase: .running, nowBootNs: now)
                 if n == 0 || now &- lastFlush > 200_000_000 {
                     sink.flush()
                     lastFlush = now
@@ -214,6 +226,7 @@ public final class Agent {
                 break
             }
         }
+        publishSnapshot(phase: .stopping, nowBootNs: BootClock.nowBootNs(), force: true)
         // Drain what the kernel already queued, then flush everything.
         var drained = 0
         while drained < 1_000_000, let n = try? sensor.poll(timeoutMs: 0, handler: { pipeline.handle($0) }), n > 0 {
@@ -230,6 +243,7 @@ public final class Agent {
                            + "\(out.documentsDropped) documents were dropped")
             if status == 0 { status = 3 }
         }
+        if telemetry.bpfStatsFD >= 0 { close(telemetry.bpfStatsFD) }
         return status
     }
 
@@ -343,6 +357,7 @@ public final class Agent {
         case .failure(let error):
             reloadsRejected += 1
             AgentLog.error("policy reload (\(reason)) rejected; the previous policy stays in force:\n\(error)")
+            telemetry.reloadFailed("\(error)")
             return
         case .success(let loaded):
             for w in loaded.warnings { AgentLog.warning(w.description) }
@@ -357,10 +372,13 @@ public final class Agent {
             reloadsRejected += 1
             AgentLog.error("policy reload (\(reason)) could not be loaded into the kernel; the previous policy "
                            + "stays in force: \(error)")
+            telemetry.reloadFailed("\(error)")
             return
         }
         generations.install(compiled, generation: sensor.activeGeneration)
         pipeline.updatePolicies(generations)
+        telemetry.reloads += 1
+        telemetry.lastReloadError = nil
         AgentLog.info("policy reloaded (\(reason)): \(compiled.policy.summary)")
     }
 

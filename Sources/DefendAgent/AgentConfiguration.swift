@@ -43,6 +43,13 @@ public struct AgentConfiguration: Sendable {
     /// State directories of containerd instances besides the default ones (`/run/containerd`, ...), where
     /// the OCI bundles (config.json) of their containers are read from.
     public var containerdStateDirectories: [String] = []
+    /// `HOST:PORT` of the HTTP endpoint serving /metrics, /healthz and /readyz; nil = off.
+    /// (Config file: `metrics.address`.)
+    public var metricsAddress: String?
+    /// The root-only Unix socket `defend status` asks; nil = none.
+    public var statusSocketPath: String? = "/run/defend/defend.sock"
+    /// Turn on the kernel's BPF run-time statistics while the agent runs (per-program run time and count).
+    public var bpfStatistics: Bool = false
 
     public init() {}
 

@@ -46,6 +46,7 @@ public final class EventPipeline {
 
     public func handle(_ event: KernelEvent) {
         statistics.records += 1
+        statistics.recordsByType.count(event.record)
         if case .cgroup(let record) = event.record {
             let context = containers.apply(record)
             let isParent = CgroupPath.isKubernetesCgroup(record.path)
@@ -74,6 +75,7 @@ public final class EventPipeline {
             redecide(&event, view)
         }
         let actions = event.decision.actions
+        statistics.decisions.count(event.decision)
         // Telemetry-only records feed the process table; only decisions (or the `end` of a logged
         // process, which the builder knows) become documents.
         guard !actions.isEmpty || event.decision.denied || isExit(event) else { return }
@@ -135,6 +137,53 @@ public struct PipelineStatistics: Sendable, Hashable {
     public var denied: UInt64 = 0
     /// Fork/exec records decided again in user space (they raced their container's registration).
     public var redecided: UInt64 = 0
+    public var recordsByType = RecordTypeCounts()
+    public var decisions = DecisionCounts()
+}
+
+/// Kernel records by type (fixed fields: counted on every record, so no dictionary on the hot path).
+public struct RecordTypeCounts: Sendable, Hashable {
+    public var fork: UInt64 = 0, exec: UInt64 = 0, exit: UInt64 = 0, setsid: UInt64 = 0, file: UInt64 = 0, cgroup: UInt64 = 0
+
+    mutating func count(_ record: KernelRecord) {
+        switch record {
+        case .fork: fork &+= 1
+        case .exec: exec &+= 1
+        case .exit: exit &+= 1
+        case .setsid: setsid &+= 1
+        case .file: file &+= 1
+        case .cgroup: cgroup &+= 1
+        }
+    }
+
+    public var byName: [String: UInt64] {
+        ["fork": fork, "exec": exec, "exit": exit, "setsid": setsid, "file": file, "cgroup": cgroup]
+    }
+}
+
+/// Decisions by action, and kernel refusals by policy operation.
+public struct DecisionCounts: Sendable, Hashable {
+    public var log: UInt64 = 0, alert: UInt64 = 0, block: UInt64 = 0
+    /// Indexed by `PolicyOperation.rawValue`.
+    public var deniedByOperation: [UInt64] = Array(repeating: 0, count: PolicyOperation.allCases.count)
+
+    mutating func count(_ decision: Decision) {
+        let actions = decision.actions
+        if actions.contains(.log) { log &+= 1 }
+        if actions.contains(.alert) { alert &+= 1 }
+        if actions.contains(.block) { block &+= 1 }
+        if decision.denied, let op = decision.operation, Int(op.rawValue) < deniedByOperation.count {
+            deniedByOperation[Int(op.rawValue)] &+= 1
+        }
+    }
+
+    public var byAction: [String: UInt64] { ["log": log, "alert": alert, "block": block] }
+
+    public var deniedByOperationName: [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for op in PolicyOperation.allCases { out[op.policyName] = deniedByOperation[Int(op.rawValue)] }
+        return out
+    }
 }
 
 /// The compiled policies the kernel may still be deciding with, by kernel generation, so the

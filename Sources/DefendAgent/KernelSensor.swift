@@ -18,6 +18,11 @@ public protocol KernelSensor: AnyObject {
     func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int
     func lossCounters() -> LossCounters
     func close()
+    // Introspection for metrics and `defend status` (defaults in AgentTelemetry.swift).
+    var attachedPrograms: [String] { get }
+    var failedPrograms: [String: String] { get }
+    func programStatistics() -> [BPFProgramStatistics]
+    func ringBufferFill() -> (pending: UInt64, capacity: UInt64)?
 }
 
 extension Sensor: KernelSensor {

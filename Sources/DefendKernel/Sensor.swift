@@ -27,8 +27,8 @@ public final class Sensor: @unchecked Sendable {
     public let configuration: SensorConfiguration
     public let capabilities: SensorCapabilities
 
-    private let sensorObject: BPFObject
-    private let lsmObject: BPFObject?
+    let sensorObject: BPFObject
+    let lsmObject: BPFObject?
     private let policyMap: BPFMap
     private let stateMap: BPFMap
     private let pathsMap: BPFMap

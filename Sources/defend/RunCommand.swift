@@ -1,6 +1,8 @@
 import ArgumentParser
 import DefendAgent
 import DefendPolicy
+import DefendTelemetry
+import Logging
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -60,6 +62,20 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not probe cloud instance metadata.")
     var noCloudMetadata = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Serve Prometheus /metrics, /healthz and /readyz over HTTP on HOST:PORT (e.g. 127.0.0.1:9464). Default: off.",
+        valueName: "host:port"))
+    var metricsAddress: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Root-only Unix socket that `defend status` asks (\"\" for none; default \(defaultStatusSocketPath)).", valueName: "path"))
+    var statusSocket: String?
+
+    @Flag(name: .long, help: "Turn on the kernel's BPF run-time statistics while running (per-program run time and count in /metrics).")
+    var bpfStats = false
+
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         if let scope, PolicyScope(rawValue: scope) == nil {
             throw ValidationError("--scope must be 'containers' or 'all', not '\(scope)'")
@@ -68,6 +84,9 @@ struct RunCommand: ParsableCommand {
             if let value, !(0...Self.maxIntervalSeconds).contains(value) {
                 throw ValidationError("\(flag) must be between 0 and \(Self.maxIntervalSeconds) seconds (one year), not \(value)")
             }
+        }
+        if let metricsAddress {
+            do { _ = try ListenAddress(parsing: metricsAddress) } catch { throw ValidationError("--metrics-address: \(error)") }
         }
         if let ringBufferMib {
             guard ringBufferMib > 0, ringBufferMib & (ringBufferMib - 1) == 0, ringBufferMib <= 1024 else {
@@ -103,16 +122,29 @@ struct RunCommand: ParsableCommand {
         if noCloudMetadata { config.cloudMetadata = false }
         if !containerdState.isEmpty { config.containerdStateDirectories = containerdState }
         if let heartbeatInterval { config.heartbeatInterval = max(0, heartbeatInterval) }
+        if let metricsAddress { config.metricsAddress = metricsAddress.isEmpty ? nil : metricsAddress }
+        if let statusSocket { config.statusSocketPath = statusSocket.isEmpty ? nil : statusSocket }
+        if bpfStats { config.bpfStatistics = true }
         return config
     }
 
     func run() throws {
         // First of all: a SIGHUP or SIGTERM during start-up is recorded, not fatal.
         SignalWatcher.install()
+        logging.apply()
         let config = try resolvedConfiguration()
+        // The endpoints come first, so /healthz and /readyz answer "starting" while the agent loads.
+        let services: AgentServices
+        do {
+            services = try AgentServices(configuration: config)
+        } catch {
+            AgentLog.error("cannot start: \(error)")
+            throw ExitCode(2)
+        }
+        defer { services.stop() }
         let agent: Agent
         do {
-            agent = try Agent(configuration: config)
+            agent = try Agent(configuration: config, snapshots: services.snapshots)
         } catch {
             AgentLog.error("cannot start: \(error)")
             throw ExitCode(2)

@@ -5,7 +5,7 @@ struct Defend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "defend",
         abstract: "Container workload protection agent (eBPF sensor, D4C-compatible policies).",
-        subcommands: [RunCommand.self, ConfigCommand.self, SetupCommand.self, PolicyCommand.self, KernelCommand.self])
+        subcommands: [RunCommand.self, ConfigCommand.self, SetupCommand.self, StatusCommand.self, PolicyCommand.self, KernelCommand.self])
 }
 
 /// Runs the async entry point (a plain `Defend.main()` here would pick the synchronous overload).
