@@ -14,6 +14,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Kubernetes API client: HTTP/1.1 over TLS (the service-account CA, client certificates).
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // libbpf / libelf / zlib from Debian's -dev packages, plus the kernel<->user ABI header.
@@ -35,14 +39,23 @@ let package = Package(
         .target(name: "DefendEnrich", dependencies: ["DefendEvents", "DefendPolicy"]),
         // ECS documents and the hand-written JSON writer.
         .target(name: "DefendECS", dependencies: ["DefendEvents", "DefendEnrich", "DefendPolicy"]),
+        // Kubernetes API client: in-cluster/kubeconfig configuration, list+watch of this node's pods and
+        // the namespaces, a bounded cache of pod metadata.
+        .target(name: "DefendKubernetes", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // NDJSON sinks (stdout/file).
         .target(name: "DefendOutput", dependencies: ["DefendECS"]),
         // Config, pipeline wiring, lifecycle.
         .target(name: "DefendAgent", dependencies: [
             "DefendPolicy", "DefendEvents", "DefendKernel", "DefendEnrich", "DefendECS", "DefendOutput",
+            "DefendKubernetes",
         ]),
         .executableTarget(name: "defend", dependencies: [
-            "DefendAgent", "DefendPolicy",
+            "DefendAgent", "DefendPolicy", "DefendKubernetes",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -50,6 +63,13 @@ let package = Package(
         .testTarget(name: "DefendKernelTests", dependencies: ["DefendKernel", "DefendPolicy", "DefendEvents"]),
         .testTarget(name: "DefendEnrichTests", dependencies: ["DefendEnrich", "DefendEvents"]),
         .testTarget(name: "DefendECSTests", dependencies: ["DefendECS", "DefendEnrich", "DefendEvents"]),
-        .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy"]),
+        .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy", "DefendKubernetes"]),
+        .testTarget(name: "DefendKubernetesTests", dependencies: [
+            "DefendKubernetes",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
     ]
 )

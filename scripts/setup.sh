@@ -4,9 +4,10 @@
 #   VM tests: qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio, python3 (scenario checks),
 #             libc6-dev (static guest helpers), binutils (strip)
 #   container tests: containerd runc;  benchmark comparison: auditd
+#   Kubernetes client tests: openssl (a test-made CA for the fake API server's TLS)
 set -euo pipefail
 packages=(libbpf-dev bpftool libelf-dev zlib1g-dev qemu-system-x86 linux-image-cloud-amd64 busybox-static
-          cpio containerd runc auditd util-linux procps python3 libc6-dev binutils)
+          cpio containerd runc auditd util-linux procps python3 libc6-dev binutils openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

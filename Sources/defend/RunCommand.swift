@@ -54,6 +54,20 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not probe cloud instance metadata.")
     var noCloudMetadata = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "kubeconfig of the API server to read pods from (default: KUBECONFIG, else the pod's service account).",
+        valueName: "FILE"))
+    var kubeconfig: String?
+
+    @Option(name: .long, help: "Node whose pods are watched (default: NODE_NAME, else the host name).")
+    var nodeName: String?
+
+    @Option(name: .long, help: "orchestrator.cluster.name and kubernetesClusterName (Kubernetes has no API for it).")
+    var clusterName: String?
+
+    @Flag(name: .long, help: "Do not read pod metadata from the Kubernetes API server.")
+    var noKubernetes = false
+
     func validate() throws {
         guard PolicyScope(rawValue: scope) != nil else {
             throw ValidationError("--scope must be 'containers' or 'all', not '\(scope)'")
@@ -78,6 +92,10 @@ struct RunCommand: ParsableCommand {
         config.cloudMetadata = !noCloudMetadata
         config.containerdStateDirectories = containerdState
         config.heartbeatInterval = max(0, heartbeatInterval)
+        let kube = AgentConfiguration.kubernetesSettings(kubeconfig: kubeconfig, nodeName: nodeName,
+                                                         clusterName: clusterName, disabled: noKubernetes)
+        if let note = kube.note { AgentLog.warning(note) }
+        config.kubernetes = kube.settings
         let agent: Agent
         do {
             agent = try Agent(configuration: config)
