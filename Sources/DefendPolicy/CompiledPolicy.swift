@@ -134,6 +134,8 @@ public struct CompiledPolicy: Sendable {
         -> (file: UInt64, process: UInt64) {
         guard let container else {
             if (scope ?? self.scope) == .containers { return (0, 0) }
+            // The selectors without container conditions (not the undescribed-container mask,
+            // which also holds the selectors assumed while metadata is not known).
             return (noConditionMask(.file), noConditionMask(.process))
         }
         let image = ContainerConditions.ImageFacts(container)
@@ -155,7 +157,7 @@ public struct CompiledPolicy: Sendable {
     }
 
     private func noConditionMask(_ section: PolicySection) -> UInt64 {
-        tables.unknownContainerMask[section.rawValue]
+        tables.unknownContainerMask[section.rawValue] & ~assumedWhenUnknown[section.rawValue]
     }
 
     // MARK: evaluation
