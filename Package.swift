@@ -42,6 +42,14 @@ let package = Package(
         .target(name: "DefendEnrich", dependencies: ["DefendEvents", "DefendPolicy"]),
         // ECS documents and the hand-written JSON writer.
         .target(name: "DefendECS", dependencies: ["DefendEvents", "DefendEnrich", "DefendPolicy"]),
+        // Kubernetes API client: in-cluster/kubeconfig configuration, list+watch of this node's pods and
+        // the namespaces, a bounded cache of pod metadata.
+        .target(name: "DefendKubernetes", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // The configuration file: YAML with FILE:LINE:COL errors, ${VAR} substitution, redacted secrets.
         .target(name: "DefendConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Outputs: the hand-off thread, disk queue, Elasticsearch bulk client, file/console NDJSON.
@@ -64,10 +72,10 @@ let package = Package(
         // Config, pipeline wiring, lifecycle.
         .target(name: "DefendAgent", dependencies: [
             "DefendPolicy", "DefendEvents", "DefendKernel", "DefendEnrich", "DefendECS", "DefendOutput",
-            "DefendConfig", "DefendTelemetry", .product(name: "Logging", package: "swift-log"),
+            "DefendConfig", "DefendTelemetry", "DefendKubernetes", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "defend", dependencies: [
-            "DefendAgent", "DefendPolicy", "DefendConfig", "DefendOutput", "DefendTelemetry",
+            "DefendAgent", "DefendPolicy", "DefendConfig", "DefendOutput", "DefendTelemetry", "DefendKubernetes",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -83,11 +91,18 @@ let package = Package(
         .testTarget(name: "DefendKernelTests", dependencies: ["DefendKernel", "DefendPolicy", "DefendEvents"]),
         .testTarget(name: "DefendEnrichTests", dependencies: ["DefendEnrich", "DefendEvents"]),
         .testTarget(name: "DefendECSTests", dependencies: ["DefendECS", "DefendEnrich", "DefendEvents"]),
-        .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy", "DefendTelemetry"]),
+        .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy", "DefendTelemetry", "DefendKubernetes"]),
         .testTarget(name: "DefendConfigTests", dependencies: ["DefendConfig", "DefendAgent"]),
         // Delivery tests against a local server that follows Elasticsearch's documented bulk protocol.
         .testTarget(name: "DefendOutputTests", dependencies: [
             "DefendOutput", "DefendECS", "DefendAgent", "DefendConfig", "CZlib",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
+        .testTarget(name: "DefendKubernetesTests", dependencies: [
+            "DefendKubernetes",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -5,6 +5,7 @@ import DefendECS
 import DefendEnrich
 import DefendEvents
 import DefendKernel
+import DefendKubernetes
 import DefendOutput
 import DefendPolicy
 import DefendTelemetry
@@ -15,9 +16,11 @@ public enum AgentError: Error, CustomStringConvertible {
     case output(SinkError)
     case configuration(String)
     case state(String)
+    case kubernetes(String)
 
     public var description: String {
         switch self {
+        case .kubernetes(let s): return "kubernetes: \(s)"
         case .policy(let e): return e.diagnostics.map(\.description).joined(separator: "\n")
         case .sensor(let e): return "kernel sensor: \(e)"
         case .output(let e): return e.description
@@ -41,8 +44,11 @@ public final class Agent {
     let sink: DocumentSink
     var pipeline: EventPipeline!
     private var heartbeat: HeartbeatBuilder
-    /// Container cgroups the kernel knows, with what is known of them (masks are recomputed on reload).
-    var containerCgroups: [UInt64: ContainerContext] = [:]
+    /// The one owner of container descriptions and of the masks the kernel holds for them.
+    let containers: ContainerState
+    /// What other threads (the Kubernetes watcher) hand to the loop.
+    let inbox = AgentInbox()
+    private let kubernetes: KubernetesWatcher?
     /// Loads edited policies off the event loop; nil with the built-in default policy.
     let reloader: PolicyReloader?
     /// How often the loop looks at the policy file for edits (tests shorten it).
@@ -107,43 +113,41 @@ public final class Agent {
         heartbeat = HeartbeatBuilder(agent: agentMetadata, host: host, cloud: cloud, config: documentConfig)
         // With a /proc reader, a record about a process the table missed is completed from /proc.
         let processes = ProcessTable(agentID: agentID, clock: clock, procReader: ProcReader())
-        let containers = ContainerRegistry(locator: .withContainerdStates(configuration.containerdStateDirectories),
-                                           cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup")
+        let registry = ContainerRegistry(locator: .withContainerdStates(configuration.containerdStateDirectories),
+                                         cgroupRoot: CgroupRoot.detect() ?? "/sys/fs/cgroup",
+                                         clusterName: configuration.kubernetes?.clusterName)
+        registry.podsExpected = configuration.kubernetes?.watch == true
+        Agent.checkRuntimeState(registry.locator)
         let documents = DocumentBuilder(agent: agentMetadata, host: host, cloud: cloud, clock: clock,
                                         config: documentConfig)
 
         // The sensor is attached before the /proc scan, so nothing that starts in between is missed.
         let snapshots = processes.seedFromProc()
         // Containers that exist already: every cgroup directory (also those without a process yet).
-        var seeded: [UInt64: ContainerContext] = [:]
-        var parents: [UInt64] = []
-        CgroupTree.walk(containers.cgroupRoot) { id, path in
-            if let context = containers.note(cgroupID: id, path: path) { seeded[id] = context }
-            if CgroupPath.isKubernetesCgroup(path) { parents.append(id) }
-            return true
-        }
-        for id in parents {
-            do { try sensor.setContainerParent(cgroupID: id) } catch { AgentLog.warning("pod cgroup \(id): \(error)") }
-        }
+        containers = ContainerState(registry: registry, sensor: sensor, policy: policy)
+        containers.seed()
         do {
-            try sensor.apply(policy.tables, containerMasks: Agent.containerMasks(policy, seeded))
+            try containers.install(policy)
         } catch {
             sensor.close()
             throw .sensor(error)
         }
         generations = PolicyGenerations(active: policy, generation: sensor.activeGeneration)
-        containerCgroups = seeded
         pipeline = EventPipeline(processes: processes, containers: containers, documents: documents,
-                                 sink: self.sink, policies: generations,
-                                 containerChanged: { [unowned self] cgroup, context in
-                                     self.containerChanged(cgroup, context)
-                                 },
-                                 containerParentChanged: { [unowned self] cgroup, present in
-                                     self.containerParentChanged(cgroup, present)
-                                 })
+                                 sink: self.sink, policies: generations)
+        if let k = configuration.kubernetes, k.watch {
+            do {
+                kubernetes = try Agent.startKubernetes(k, inbox: inbox)
+            } catch {
+                sensor.close()
+                throw error
+            }
+        } else {
+            kubernetes = nil
+        }
         AgentLog.info("agent \(agentID) version \(defendVersion): policy \(configuration.policyPath ?? (configuration.policyInline != nil ? "policy_inline" : "built-in default")) "
                       + "(\(policy.policy.summary)), scope \(configuration.scope.rawValue), "
-                      + "\(snapshots.count) processes and \(seeded.count) container cgroups seeded")
+                      + "\(snapshots.count) processes and \(containers.containerCount) container cgroups seeded")
     }
 
     /// The configured output behind its own thread (the pipeline never waits for its I/O).
@@ -188,6 +192,7 @@ public final class Agent {
         while !SignalWatcher.stopRequested {
             do {
                 let n = try sensor.poll(timeoutMs: 100) { pipeline.handle($0) }
+                drainInbox()
                 let now = BootClock.nowBootNs()
                 telemetry.lastDrainBootNs = now
                 publishSnapshot(phase: .running, nowBootNs: now)
@@ -203,6 +208,7 @@ public final class Agent {
                 if now &- lastPolicyCheck > policyCheckIntervalNs {
                     lastPolicyCheck = now
                     if policyFileChanged() { requestReload(reason: "policy file changed") }
+                    containers.retry()
                     pipeline.processes.reap(nowBootNs: now)
                 }
                 if now &- lastSweep > 60_000_000_000 {
@@ -232,6 +238,7 @@ public final class Agent {
         while drained < 1_000_000, let n = try? sensor.poll(timeoutMs: 0, handler: { pipeline.handle($0) }), n > 0 {
             drained += n
         }
+        kubernetes?.stopBlocking()
         sink.flush()
         sink.close()
         AgentLog.info("stopping: " + statisticsLine())
@@ -253,7 +260,18 @@ public final class Agent {
         let loss = sensor.lossCounters()
         let out = sink.statistics
         var line = "records=\(s.records) documents=\(s.documents) alerts=\(s.alerts) denied=\(s.denied) redecided=\(s.redecided)"
-        line += " processes=\(pipeline.processes.count) containers=\(containerCgroups.count)"
+        line += " processes=\(pipeline.processes.count) containers=\(containers.containerCount)"
+        let c = containers.statistics
+        line += " container_pending=\(containers.registry.pendingCount) container_undescribed=\(containers.registry.undescribable)"
+        line += " container_late=\(c.lateRegistrations) container_write_errors=\(c.writeErrors)"
+        if c.completed > 0 {
+            line += " container_complete_ms=\(Agent.ms(c.lastCompleteNs))/\(Agent.ms(c.maxCompleteNs))"
+        }
+        if let k = kubernetes {
+            let p = k.podStatistics
+            line += " pods=\(containers.registry.podCount) k8s_lists=\(p.lists) k8s_relists_410=\(p.expired)"
+            line += " k8s_failures=\(p.failures + k.namespaceStatistics.failures) k8s_dropped=\(UInt64(p.droppedOverCapacity) + inbox.dropped)"
+        }
         line += " kernel_lost=\(loss.totalReserveFailures) decode_errors=\(loss.decodeErrors)"
         line += " output_written=\(out.documentsWritten) output_dropped=\(out.documentsDropped)"
         if configuration.output == .elasticsearch {
@@ -363,18 +381,16 @@ public final class Agent {
             for w in loaded.warnings { AgentLog.warning(w.description) }
             compiled = loaded.policy
         }
-        let previous = policy
-        policy = compiled
         do {
-            try sensor.apply(compiled.tables, containerMasks: Agent.containerMasks(compiled, containerCgroups))
+            try containers.install(compiled)
         } catch {
-            policy = previous
             reloadsRejected += 1
             AgentLog.error("policy reload (\(reason)) could not be loaded into the kernel; the previous policy "
                            + "stays in force: \(error)")
             telemetry.reloadFailed("\(error)")
             return
         }
+        policy = compiled
         generations.install(compiled, generation: sensor.activeGeneration)
         pipeline.updatePolicies(generations)
         telemetry.reloads += 1
@@ -382,37 +398,56 @@ public final class Agent {
         AgentLog.info("policy reloaded (\(reason)): \(compiled.policy.summary)")
     }
 
-    static func containerMasks(_ policy: CompiledPolicy, _ containers: [UInt64: ContainerContext])
-        -> [UInt64: ContainerMasks] {
-        containers.mapValues { context in
-            let m = policy.containerMasks(for: context)
-            return ContainerMasks(file: m.file, process: m.process)
+    // MARK: Kubernetes
+
+    /// Hands what other threads posted to the container state (on the loop's thread).
+    func drainInbox() {
+        while true {
+            let (messages, overflowed) = inbox.take()
+            for m in messages {
+                switch m {
+                case .kubernetes(let update): containers.apply(update)
+                }
+            }
+            if overflowed, let k = kubernetes {
+                AgentLog.warning("the agent inbox overflowed; resynchronising pods from the watcher's cache")
+                containers.resynchronise(pods: k.cachedPods, clusterID: k.cachedClusterID)
+            }
+            if messages.isEmpty { return }
         }
     }
 
-    private func containerParentChanged(_ cgroup: UInt64, _ present: Bool) {
-        guard present else { return sensor.removeContainerParent(cgroupID: cgroup) }
-        do {
-            try sensor.setContainerParent(cgroupID: cgroup)
-        } catch {
-            AgentLog.error("cannot mark pod cgroup \(cgroup) in the kernel: \(error)")
+    static func startKubernetes(_ settings: KubernetesSettings, inbox: AgentInbox) throws(AgentError) -> KubernetesWatcher {
+        let client: KubernetesClientConfiguration
+        do { client = try settings.clientConfiguration() } catch { throw .kubernetes(error.description) }
+        let api: KubernetesAPI
+        do { api = try KubernetesAPI(configuration: client) } catch { throw .kubernetes(error.description) }
+        let node = settings.resolvedNodeName()
+        let watcher = KubernetesWatcher(api: api, nodeName: node, settings: settings,
+                                        log: { AgentLog.warning("kubernetes: \($0)") }) { update in
+            inbox.post(.kubernetes(update))
+        }
+        watcher.start()
+        AgentLog.info("kubernetes: watching the pods of node \(node) at \(client.server) (\(client.origin))"
+                      + (settings.clusterName.map { ", cluster name \($0)" } ?? ""))
+        return watcher
+    }
+
+    /// Image selectors need the runtime's state: say so when none of its places can be read (a
+    /// DaemonSet without the /run/containerd mount, say).
+    static func checkRuntimeState(_ locator: BundleLocator) {
+        let roots = locator.containerdRoots + locator.crioRoots + locator.dockerRoots
+        let readable = roots.filter { access($0, R_OK | X_OK) == 0 }
+        if readable.isEmpty {
+            AgentLog.warning("no container runtime state is readable (looked in \(roots.joined(separator: ", "))): "
+                             + "container images and pod annotations will be unknown and image selectors cannot match; "
+                             + "mount the runtime's state directory or give --containerd-state")
         }
     }
 
-    private func containerChanged(_ cgroup: UInt64, _ context: ContainerContext?) {
-        guard let context else {
-            // Also when the agent never knew it: the kernel may have adopted it as a pod's child.
-            containerCgroups.removeValue(forKey: cgroup)
-            sensor.removeContainer(cgroupID: cgroup)
-            return
-        }
-        containerCgroups[cgroup] = context
-        let m = policy.containerMasks(for: context)
-        do {
-            try sensor.setContainer(cgroupID: cgroup, masks: ContainerMasks(file: m.file, process: m.process))
-        } catch {
-            AgentLog.error("cannot describe container \(context.id) (cgroup \(cgroup)) to the kernel: \(error)")
-        }
+    static func ms(_ ns: UInt64) -> String {
+        let tenths = ns / 100_000
+        return "\(tenths / 10).\(tenths % 10)"
     }
 
     // MARK: helpers

@@ -1,3 +1,5 @@
+import Foundation
+import DefendKubernetes
 import DefendOutput
 import DefendPolicy
 
@@ -50,6 +52,10 @@ public struct AgentConfiguration: Sendable {
     public var statusSocketPath: String? = "/run/defend/defend.sock"
     /// Turn on the kernel's BPF run-time statistics while the agent runs (per-program run time and count).
     public var bpfStatistics: Bool = false
+    /// Kubernetes metadata (pods of this node from the API server, cluster id and name); nil = none.
+    /// `defend run` sets it from --kubeconfig / KUBECONFIG / the in-cluster environment, --node-name
+    /// and --cluster-name.
+    public var kubernetes: KubernetesSettings?
 
     public init() {}
 
@@ -64,3 +70,37 @@ public struct AgentConfiguration: Sendable {
         return q
     }
 }
+
+extension AgentConfiguration {
+    /// The Kubernetes settings `defend run` resolves from its flags and environment: the API server is
+    /// watched with `--kubeconfig`, else `KUBECONFIG`, else in a pod (`KUBERNETES_SERVICE_HOST` and a
+    /// service-account token); `--no-kubernetes` turns that off. `--cluster-name` alone names the
+    /// cluster without watching. nil when there is nothing Kubernetes to do.
+    public static func kubernetesSettings(kubeconfig: String?, nodeName: String?, clusterName: String?,
+                                          disabled: Bool,
+                                          environment: [String: String] = ProcessInfo.processInfo.environment,
+                                          serviceAccountToken: String = KubernetesClientConfiguration.serviceAccountDirectory + "/token")
+        -> (settings: KubernetesSettings?, note: String?) {
+        var s = KubernetesSettings()
+        s.kubeconfigPath = kubeconfig
+        s.nodeName = nodeName
+        s.clusterName = clusterName
+        var note: String?
+        if disabled {
+            s.watch = false
+        } else if kubeconfig != nil || environment["KUBECONFIG"].map({ !$0.isEmpty }) == true {
+            s.watch = true
+        } else if environment["KUBERNETES_SERVICE_HOST"].map({ !$0.isEmpty }) == true {
+            s.watch = FileManager.default.fileExists(atPath: serviceAccountToken)
+            if !s.watch {
+                note = "KUBERNETES_SERVICE_HOST is set but there is no service-account token at \(serviceAccountToken): "
+                    + "pod labels, namespaces and the cluster id stay unknown (give --kubeconfig FILE)"
+            }
+        } else {
+            s.watch = false
+        }
+        if !s.watch && clusterName == nil { return (nil, note) }
+        return (s, note)
+    }
+}
+

@@ -93,7 +93,7 @@ extension Agent {
         }
 
         s.enrichment.processes = UInt64(pipeline.processes.count)
-        s.enrichment.containers = UInt64(containerCgroups.count)
+        s.enrichment.containers = UInt64(containers.containerCount)
         s.process = AgentSnapshot.ProcessUsage.current()
         return s
     }

@@ -5,41 +5,24 @@ import DefendOutput
 import DefendPolicy
 
 /// The per-event path, on one thread: kernel record -> process table -> container -> ECS lines -> sink.
-/// It owns the mutable enrichment state, so it is not shared across threads.
+/// It owns the mutable enrichment state, so it is not shared across threads. Container state (and
+/// every container mask written to the kernel) belongs to `ContainerState`.
 public final class EventPipeline {
     public let processes: ProcessTable
-    public let containers: ContainerRegistry
+    let containers: ContainerState
     private var documents: DocumentBuilder
     private let sink: DocumentSink
     private var policies: PolicyGenerations
-    /// Called when a cgroup turns out to be a container (or stops being one: context nil), so the
-    /// kernel's `containers` map can be updated.
-    private let containerChanged: (UInt64, ContainerContext?) -> Void
-    /// Called when a Kubernetes pod cgroup appears (true) or goes (false): the kernel then treats its
-    /// new children as containers at once.
-    private let containerParentChanged: (UInt64, Bool) -> Void
 
     public private(set) var statistics = PipelineStatistics()
-    /// Container cgroups registered while running, with the boot time their masks reached the kernel.
-    /// A fork/exec in such a cgroup recorded before that time was decided as a host task (the
-    /// container's first processes race the cgroup_mkdir record), so it is decided again here.
-    private var registeredAt: [UInt64: UInt64] = [:]
-    /// Bound on `registeredAt` (only a race window matters; the oldest entries are useless).
-    var maxRegistrations = 4096
-    /// Reads CLOCK_BOOTTIME (replaceable for tests).
-    var now: () -> UInt64 = BootClock.nowBootNs
 
-    public init(processes: ProcessTable, containers: ContainerRegistry, documents: DocumentBuilder,
-                sink: DocumentSink, policies: PolicyGenerations,
-                containerChanged: @escaping (UInt64, ContainerContext?) -> Void,
-                containerParentChanged: @escaping (UInt64, Bool) -> Void = { _, _ in }) {
+    init(processes: ProcessTable, containers: ContainerState, documents: DocumentBuilder,
+         sink: DocumentSink, policies: PolicyGenerations) {
         self.processes = processes
         self.containers = containers
         self.documents = documents
         self.sink = sink
         self.policies = policies
-        self.containerChanged = containerChanged
-        self.containerParentChanged = containerParentChanged
     }
 
     public func updatePolicies(_ policies: PolicyGenerations) { self.policies = policies }
@@ -48,31 +31,22 @@ public final class EventPipeline {
         statistics.records += 1
         statistics.recordsByType.count(event.record)
         if case .cgroup(let record) = event.record {
-            let context = containers.apply(record)
-            let isParent = CgroupPath.isKubernetesCgroup(record.path)
-            if record.created {
-                if let context {
-                    containerChanged(record.cgroupID, context)
-                    if registeredAt.count >= maxRegistrations { registeredAt.removeAll(keepingCapacity: true) }
-                    registeredAt[record.cgroupID] = now()
-                } else {
-                    containerChanged(record.cgroupID, nil)  // undoes a kernel adoption of a non-container
-                }
-                if isParent { containerParentChanged(record.cgroupID, true) }
-            } else {
-                containerChanged(record.cgroupID, nil)
-                registeredAt[record.cgroupID] = nil
-                if isParent { containerParentChanged(record.cgroupID, false) }
-            }
+            containers.cgroupRecord(record, bootTimeNs: event.bootTimeNs)
             return
         }
         let view = processes.apply(event)
         var event = event
-        // A denied record was already judged as a container process by the kernel (a pod's child cgroup
-        // is adopted in its mkdir): the refusal stands and is reported as such.
-        if let view, !event.decision.denied, let installed = registeredAt[Self.cgroupID(of: event.record)],
-           event.bootTimeNs < installed {
-            redecide(&event, view)
+        // A fork/exec recorded before its container's complete masks reached the kernel (the first
+        // processes race the cgroup_mkdir record, the runtime state and the pod) was decided with
+        // incomplete masks: decide it again with the description. A denied record was already judged
+        // as a container process by the kernel (a pod's child cgroup is adopted in its mkdir): the
+        // refusal stands and is reported as such.
+        let cgroupOfEvent = Self.cgroupID(of: event.record)
+        if let view, !event.decision.denied, isForkOrExec(event), cgroupOfEvent != 0 {
+            _ = containers.context(forCgroupID: cgroupOfEvent)  // registers a container seen late
+            if let installed = containers.maskedTime(cgroupID: cgroupOfEvent), event.bootTimeNs < installed {
+                redecide(&event, view)
+            }
         }
         let actions = event.decision.actions
         statistics.decisions.count(event.decision)
@@ -80,7 +54,7 @@ public final class EventPipeline {
         // process, which the builder knows) become documents.
         guard !actions.isEmpty || event.decision.denied || isExit(event) else { return }
         let cgroup = Self.cgroupID(of: event.record)
-        let container = cgroup == 0 ? nil : containers.context(forCgroupID: cgroup)
+        let container = containers.context(forCgroupID: cgroup)
         let names = policies.selectorNames(for: event)
         let sink = self.sink
         let written = documents.withDocumentSpans(event: event, process: view, container: container,
@@ -111,6 +85,13 @@ public final class EventPipeline {
         event.decision = Decision(operation: operation, actions: verdict.actions, selectors: verdict.selectors,
                                   denied: false, generation: policies.activeGeneration)
         statistics.redecided += 1
+    }
+
+    private func isForkOrExec(_ event: KernelEvent) -> Bool {
+        switch event.record {
+        case .fork, .exec: return true
+        default: return false
+        }
     }
 
     private func isExit(_ event: KernelEvent) -> Bool {

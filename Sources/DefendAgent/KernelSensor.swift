@@ -11,9 +11,9 @@ public protocol KernelSensor: AnyObject {
     var activeGeneration: UInt32 { get }
     func apply(_ tables: KernelTables, containerMasks: [UInt64: ContainerMasks]) throws(SensorError)
     func setContainer(cgroupID: UInt64, masks: ContainerMasks) throws(SensorError)
-    func removeContainer(cgroupID: UInt64)
+    func removeContainer(cgroupID: UInt64) throws(SensorError)
     func setContainerParent(cgroupID: UInt64) throws(SensorError)
-    func removeContainerParent(cgroupID: UInt64)
+    func removeContainerParent(cgroupID: UInt64) throws(SensorError)
     @discardableResult
     func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int
     func lossCounters() -> LossCounters

@@ -170,6 +170,10 @@ public final class Sensor: @unchecked Sendable {
                 }
                 let unknown = ContainerMasks(file: tables.unknownContainerMask[safe: 0],
                                              process: tables.unknownContainerMask[safe: 1])
+                // The new generation's policy value goes in first (it is not in force yet): a pod's
+                // child cgroup that the kernel adopts from here on copies the new undescribed-container
+                // masks into the new generation by itself, and one adopted before is found below.
+                try policyMap.update(new, image.policy)
                 // Containers the kernel adopted by itself (children of container parents) that the
                 // agent has not described yet get the new generation's undescribed-container masks too.
                 for id in containersMap.u64Keys() where m.containers[id] == nil && containerMasks[id] == nil {
@@ -184,7 +188,6 @@ public final class Sensor: @unchecked Sendable {
                     updated[id] = c
                 }
                 m.containers = updated
-                try policyMap.update(new, image.policy)
                 try stateMap.update(UInt32(0), defend_policy_state(active: new, pad: 0))
                 m.active = new
                 m.unknownMasks = unknown
@@ -217,12 +220,15 @@ public final class Sensor: @unchecked Sendable {
         try setContainer(cgroupID: cgroupID, masks: masks)
     }
 
-    public func removeContainer(cgroupID: UInt64) {
-        guard !closed.load(ordering: .acquiring) else { return }
-        model.withLock { m in
+    /// Forgets a container cgroup (absent already is fine); a failed delete is an error for the caller.
+    public func removeContainer(cgroupID: UInt64) throws(SensorError) {
+        try checkOpen()
+        let result: Result<Void, SensorError> = model.withLock { m in
             m.containers[cgroupID] = nil
-            try? containersMap.delete(cgroupID)
+            do throws(SensorError) { try containersMap.delete(cgroupID) } catch { return .failure(error) }
+            return .success(())
         }
+        try result.get()
     }
 
     /// Marks a cgroup whose every new child is a container (a Kubernetes pod's cgroup): the kernel
@@ -233,9 +239,9 @@ public final class Sensor: @unchecked Sendable {
         try containerParentsMap.update(cgroupID, UInt8(1))
     }
 
-    public func removeContainerParent(cgroupID: UInt64) {
-        guard !closed.load(ordering: .acquiring) else { return }
-        try? containerParentsMap.delete(cgroupID)
+    public func removeContainerParent(cgroupID: UInt64) throws(SensorError) {
+        try checkOpen()
+        try containerParentsMap.delete(cgroupID)
     }
 
     /// Whether the kernel's `containers` map holds this cgroup (for tests and diagnostics).

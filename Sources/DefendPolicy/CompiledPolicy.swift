@@ -12,6 +12,9 @@ public struct CompiledPolicy: Sendable {
     private let names: [[String]]
     /// Container conditions per section, precompiled for `containerMasks`.
     private let containerConditions: [[ContainerConditions]]
+    /// Per section: selectors whose container conditions are assumed to match while what they test is
+    /// not yet known (they only appear in `exclude` of blocking responses).
+    public let assumedWhenUnknown: [UInt64]
 
     public init(_ policy: Policy, scope: PolicyScope = .containers) {
         self.policy = policy
@@ -19,6 +22,7 @@ public struct CompiledPolicy: Sendable {
         var t = KernelTables()
         var names: [[String]] = [[], []]
         var conditions: [[ContainerConditions]] = [[], []]
+        var assumedWhenUnknown: [UInt64] = [0, 0]
         var paths: [PathKeyID: UInt64] = [:]
         var pathOrder: [PathKeyID] = []
         func addPath(_ id: PathKeyID, _ bit: UInt64) {
@@ -66,12 +70,24 @@ public struct CompiledPolicy: Sendable {
                     }
                 }
             }
+            var blockMatch: UInt64 = 0, blockExclude: UInt64 = 0
             for r in rules.responses {
                 var match: UInt64 = 0, exclude: UInt64 = 0
                 for n in r.match { if let i = rules.selectorIndex(named: n), i < 64 { match |= 1 << UInt64(i) } }
                 for n in r.exclude { if let i = rules.selectorIndex(named: n), i < 64 { exclude |= 1 << UInt64(i) } }
                 t.responses[s].append(KernelTables.Response(match: match, exclude: exclude, actions: r.actions))
+                if r.actions.contains(.block) { blockMatch |= match; blockExclude |= exclude }
             }
+            // "Metadata not yet known" (see `containerMasks`): a selector with container conditions
+            // that only ever excludes from a blocking response is assumed to match, so an operation a
+            // pod's labels would spare is not blocked before the labels are known.
+            var assumed: UInt64 = 0
+            for (i, c) in conditions[s].enumerated() where !c.isEmpty {
+                let bit: UInt64 = 1 << UInt64(i)
+                if blockExclude & bit != 0 && blockMatch & bit == 0 { assumed |= bit }
+            }
+            t.unknownContainerMask[s] |= assumed
+            assumedWhenUnknown[s] = assumed
         }
         t.pathEntries = pathOrder.map { id in
             KernelTables.PathEntry(section: id.section, kind: id.kind, string: id.string, mask: paths[id] ?? 0)
@@ -80,6 +96,7 @@ public struct CompiledPolicy: Sendable {
         self.index = PathIndex(entries: t.pathEntries)
         self.names = names
         self.containerConditions = conditions
+        self.assumedWhenUnknown = assumedWhenUnknown
     }
 
     private struct PathKeyID: Hashable {
@@ -117,13 +134,22 @@ public struct CompiledPolicy: Sendable {
         -> (file: UInt64, process: UInt64) {
         guard let container else {
             if (scope ?? self.scope) == .containers { return (0, 0) }
+            // The selectors without container conditions (not the undescribed-container mask,
+            // which also holds the selectors assumed while metadata is not known).
             return (noConditionMask(.file), noConditionMask(.process))
         }
         let image = ContainerConditions.ImageFacts(container)
         func mask(_ section: PolicySection) -> UInt64 {
             var m: UInt64 = 0
-            for (i, c) in containerConditions[section.rawValue].enumerated() where c.matches(container, image) {
-                m |= 1 << UInt64(i)
+            for (i, c) in containerConditions[section.rawValue].enumerated() {
+                let bit: UInt64 = 1 << UInt64(i)
+                switch c.evaluate(container, image) {
+                case .some(true): m |= bit
+                case .some(false): break
+                // A condition on metadata still expected: the same answer as the kernel's
+                // undescribed-container mask (match only if assumed, i.e. an exclude of a block).
+                case .none: if assumedWhenUnknown[section.rawValue] & bit != 0 { m |= bit }
+                }
             }
             return m
         }
@@ -131,7 +157,7 @@ public struct CompiledPolicy: Sendable {
     }
 
     private func noConditionMask(_ section: PolicySection) -> UInt64 {
-        tables.unknownContainerMask[section.rawValue]
+        tables.unknownContainerMask[section.rawValue] & ~assumedWhenUnknown[section.rawValue]
     }
 
     // MARK: evaluation

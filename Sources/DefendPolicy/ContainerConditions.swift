@@ -45,10 +45,18 @@ struct ContainerConditions: Sendable {
         }
     }
 
-    func matches(_ c: ContainerContext, _ image: ImageFacts) -> Bool {
+    func matches(_ c: ContainerContext, _ image: ImageFacts) -> Bool { evaluate(c, image) == true }
+
+    /// true/false, or nil when the answer depends on metadata the container is still waiting for
+    /// (`metadataPending` and the value is missing). A condition that is already false wins.
+    func evaluate(_ c: ContainerContext, _ image: ImageFacts) -> Bool? {
+        var unknown = false
         func check(_ set: Set<String>?, _ value: String?) -> Bool {
             guard let set else { return true }
-            guard let value else { return false }
+            guard let value else {
+                if c.metadataPending { unknown = true; return true }
+                return false
+            }
             return set.contains(value)
         }
         guard check(imageNames, image.shortName), check(imageFullNames, image.fullName),
@@ -57,17 +65,25 @@ struct ContainerConditions: Sendable {
         guard check(clusterIDs, k?.clusterID), check(clusterNames, k?.clusterName),
               check(namespaces, k?.namespace) else { return false }
         if hasPodName {
-            guard let pod = k?.podName else { return false }
-            if !podNamesExact.contains(pod) && !podNamePrefixes.contains(where: { pod.utf8.starts(with: $0.utf8) }) { return false }
+            if let pod = k?.podName {
+                if !podNamesExact.contains(pod) && !podNamePrefixes.contains(where: { pod.utf8.starts(with: $0.utf8) }) { return false }
+            } else if c.metadataPending {
+                unknown = true
+            } else {
+                return false
+            }
         }
         if let podLabels {
-            guard let labels = k?.podLabels else { return false }
+            let labels = k?.podLabels ?? [:]
             let any = podLabels.contains { l in
                 guard let v = labels[l.key] else { return false }
                 return l.isPrefix ? v.utf8.starts(with: l.value.utf8) : v == l.value
             }
-            if !any { return false }
+            if !any {
+                // No label yet while the pod is still expected: not known.
+                if c.metadataPending && labels.isEmpty { unknown = true } else { return false }
+            }
         }
-        return true
+        return unknown ? nil : true
     }
 }

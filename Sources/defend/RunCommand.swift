@@ -76,6 +76,20 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    @Option(name: .long, help: ArgumentHelp(
+        "kubeconfig of the API server to read pods from (default: KUBECONFIG, else the pod's service account).",
+        valueName: "FILE"))
+    var kubeconfig: String?
+
+    @Option(name: .long, help: "Node whose pods are watched (default: NODE_NAME, else the host name).")
+    var nodeName: String?
+
+    @Option(name: .long, help: "orchestrator.cluster.name and kubernetesClusterName (Kubernetes has no API for it).")
+    var clusterName: String?
+
+    @Flag(name: .long, help: "Do not read pod metadata from the Kubernetes API server.")
+    var noKubernetes = false
+
     func validate() throws {
         if let scope, PolicyScope(rawValue: scope) == nil {
             throw ValidationError("--scope must be 'containers' or 'all', not '\(scope)'")
@@ -125,6 +139,10 @@ struct RunCommand: ParsableCommand {
         if let metricsAddress { config.metricsAddress = metricsAddress.isEmpty ? nil : metricsAddress }
         if let statusSocket { config.statusSocketPath = statusSocket.isEmpty ? nil : statusSocket }
         if bpfStats { config.bpfStatistics = true }
+        let kube = AgentConfiguration.kubernetesSettings(kubeconfig: kubeconfig, nodeName: nodeName,
+                                                         clusterName: clusterName, disabled: noKubernetes)
+        if let note = kube.note { AgentLog.warning(note) }
+        config.kubernetes = kube.settings
         return config
     }
 

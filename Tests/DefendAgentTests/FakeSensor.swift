@@ -29,10 +29,10 @@ final class FakeSensor: KernelSensor {
     }
 
     func setContainer(cgroupID: UInt64, masks: ContainerMasks) throws(SensorError) { containers[cgroupID] = masks }
-    func removeContainer(cgroupID: UInt64) { containers[cgroupID] = nil }
+    func removeContainer(cgroupID: UInt64) throws(SensorError) { containers[cgroupID] = nil }
     var containerParents: Set<UInt64> = []
     func setContainerParent(cgroupID: UInt64) throws(SensorError) { containerParents.insert(cgroupID) }
-    func removeContainerParent(cgroupID: UInt64) { containerParents.remove(cgroupID) }
+    func removeContainerParent(cgroupID: UInt64) throws(SensorError) { containerParents.remove(cgroupID) }
 
     func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int {
         let batch = pending

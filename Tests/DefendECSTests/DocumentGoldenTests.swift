@@ -24,7 +24,8 @@ private struct Scenario {
                                      kubernetes: KubernetesContext(clusterID: "12345", clusterName: "website",
                                                                    namespace: "default", podName: "webapp-proxy",
                                                                    podLabels: ["service": "webapp"],
-                                                                   podAnnotations: ["note": "testing"]))
+                                                                   podAnnotations: ["note": "testing"],
+                                                                   podIP: "172.18.0.6", ownerKind: "ReplicaSet"))
     let bash = task(1000, ppid: 900, start: 200 * sec, comm: "bash", tty: 136)
     let ls = task(1001, ppid: 1000, start: 239 * sec + 520_000_000, sid: 1000, comm: "bash", tty: 136)
 
@@ -121,6 +122,8 @@ private func expectCommon(_ d: [String: Any], dataset: String, kind: String, nam
     #expect(str(d, "orchestrator.resource.type") == "pod")
     #expect(strs(d, "orchestrator.resource.label") == ["service:webapp"])
     #expect(strs(d, "orchestrator.resource.annotation") == ["note:testing"])
+    #expect(strs(d, "orchestrator.resource.ip") == ["172.18.0.6"])
+    #expect(str(d, "orchestrator.resource.parent.type") == "ReplicaSet")
     #expect(str(d, "user.id") == "0")
     #expect(str(d, "group.id") == "0")
     #expect(str(d, "process.user.id") == "0")

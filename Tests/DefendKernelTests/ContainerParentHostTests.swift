@@ -67,7 +67,7 @@ import Testing
         #expect(swapped.decision.actions == .alert)
 
         // Unmarked: new children are host cgroups again.
-        sensor.removeContainerParent(cgroupID: pod.id)
+        try sensor.removeContainerParent(cgroupID: pod.id)
         let late = pod.path + "/late"
         #expect(mkdir(late, 0o755) == 0)
         defer { Host.removeCgroup(late) }

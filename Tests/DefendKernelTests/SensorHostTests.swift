@@ -188,7 +188,7 @@ struct SensorHostTests {
         #expect(reused.decision.generation == gen1)
 
         // container removed: the cgroup falls back to the host mask (0): nothing is evaluated
-        sensor.removeContainer(cgroupID: cg.id)
+        try sensor.removeContainer(cgroupID: cg.id)
         _ = Host.runShell("\(enter) && /bin/false; exit 0")
         let none = Host.collect(sensor, seconds: 1) { _ in false }
         #expect(none.allSatisfy { $0.exec == nil })

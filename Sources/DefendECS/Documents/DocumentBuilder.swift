@@ -204,7 +204,9 @@ public struct DocumentBuilder {
             w.stringArray(k.podLabels.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" },
                           maxCount: 256, maxTotalBytes: 32 * 1024)
         }
+        if let v = k.podIP { w.key("ip"); w.stringArray([v], maxCount: 1, maxTotalBytes: 64) }
         if let v = k.podName { w.key("name"); w.string(v) }
+        if let v = k.ownerKind { w.object("parent"); w.key("type"); w.string(v); w.endObject() }
         w.key("type"); w.rawString("pod")
         w.endObject()
         w.key("type"); w.rawString("kubernetes")

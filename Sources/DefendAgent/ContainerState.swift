@@ -1,0 +1,208 @@
+import DefendEnrich
+import DefendEvents
+import DefendKernel
+import DefendKubernetes
+import DefendPolicy
+
+/// The one owner of container state: each container's description (the registry: cgroups, runtime
+/// state, pod, cluster) and what the kernel holds for it (its masks, the pod cgroups marked as
+/// container parents). It alone writes container masks to the kernel, and rewrites them whenever a
+/// description or the policy changes: a cgroup is created or seen for the first time (also when its
+/// mkdir record was lost), the runtime's state is read, a pod appears or changes, the cluster id
+/// arrives, a policy is installed. Runs on the agent loop's thread only (other threads go through
+/// `AgentInbox`).
+final class ContainerState {
+    let registry: ContainerRegistry
+    private let sensor: KernelSensor
+    private(set) var policy: CompiledPolicy
+    /// Masks last written per container cgroup (what the kernel's `containers` map holds).
+    private var inKernel: [UInt64: ContainerMasks] = [:]
+    /// When a container's masks were first written, or last completed (pending -> known), by cgroup:
+    /// a fork/exec recorded before that was decided with incomplete masks and is decided again.
+    private var maskedAt: [UInt64: UInt64] = [:]
+    /// Boot time of each cgroup's mkdir record while its description is incomplete.
+    private var createdAt: [UInt64: UInt64] = [:]
+    var maxTracked = 4096
+    var now: () -> UInt64 = BootClock.nowBootNs
+
+    private(set) var statistics = ContainerStateStatistics()
+
+    init(registry: ContainerRegistry, sensor: KernelSensor, policy: CompiledPolicy) {
+        self.registry = registry
+        self.sensor = sensor
+        self.policy = policy
+        registry.onUndescribable = { ref in
+            AgentLog.warning("container \(ref.id) (\(ref.runtime.rawValue)): no runtime state found under "
+                             + (registry.locator.containerdRoots + registry.locator.crioRoots
+                                + registry.locator.dockerRoots).joined(separator: ", ")
+                             + "; its image (and pod annotations) are unknown, image selectors cannot match it")
+        }
+    }
+
+    var containerCount: Int { inKernel.count }
+
+    // MARK: start
+
+    /// Every cgroup that exists already; pod cgroups are marked for the kernel. The masks are
+    /// written by the first `install`.
+    func seed() {
+        var parents: [UInt64] = []
+        CgroupTree.walk(registry.cgroupRoot) { id, path in
+            registry.note(cgroupID: id, path: path)
+            if CgroupPath.isKubernetesCgroup(path) { parents.append(id) }
+            return true
+        }
+        for id in parents { markParent(id, true) }
+    }
+
+    /// Makes `compiled` the policy in force with the masks of every known container (the kernel
+    /// swaps atomically). On failure the previous policy stays in force here and in the kernel.
+    func install(_ compiled: CompiledPolicy) throws(SensorError) {
+        let contexts = registry.allContainerCgroups
+        var masks: [UInt64: ContainerMasks] = [:]
+        for (id, c) in contexts { masks[id] = Self.masks(compiled, c) }
+        try sensor.apply(compiled.tables, containerMasks: masks)
+        policy = compiled
+        inKernel = masks
+    }
+
+    // MARK: feeding
+
+    /// A cgroup mkdir/rmdir record.
+    func cgroupRecord(_ record: CgroupRecord, bootTimeNs: UInt64) {
+        let isParent = CgroupPath.isKubernetesCgroup(record.path)
+        guard record.created else {
+            registry.forget(cgroupID: record.cgroupID)
+            remove(record.cgroupID)
+            if isParent { markParent(record.cgroupID, false) }
+            return
+        }
+        if let context = registry.note(cgroupID: record.cgroupID, path: record.path) {
+            track(&createdAt, record.cgroupID, bootTimeNs)
+            write(record.cgroupID, context, firstTime: true)
+        } else {
+            remove(record.cgroupID)  // undoes a kernel adoption of a non-container (a QoS or pod cgroup)
+        }
+        if isParent { markParent(record.cgroupID, true) }
+    }
+
+    /// The container of an event's cgroup (nil = host). A container the kernel does not hold yet
+    /// (its mkdir record was lost, or it predates a cache flush) is registered here and then.
+    func context(forCgroupID id: UInt64) -> ContainerContext? {
+        guard id != 0 else { return nil }
+        let context = registry.context(forCgroupID: id)
+        if let context, inKernel[id] == nil {
+            statistics.lateRegistrations += 1
+            write(id, context, firstTime: true)
+        }
+        return context
+    }
+
+    /// When the cgroup's (complete) masks reached the kernel, if that was recently.
+    func maskedTime(cgroupID: UInt64) -> UInt64? { maskedAt[cgroupID] }
+
+    func apply(_ update: KubernetesUpdate) {
+        switch update {
+        case .pod(let pod): rewrite(registry.setPod(Self.description(pod)))
+        case .podDeleted(let uid): rewrite(registry.removePod(uid: uid))
+        case .clusterID(let id): rewrite(registry.setCluster(id: id, name: registry.clusterName))
+        case .podsSynced: break
+        }
+    }
+
+    /// Replaces every pod and the cluster id from a complete snapshot (after lost inbox messages).
+    func resynchronise(pods: [PodMetadata], clusterID: String?) {
+        statistics.resynchronisations += 1
+        var changed = registry.replacePods(pods.map(Self.description))
+        changed += registry.setCluster(id: clusterID ?? registry.clusterID, name: registry.clusterName)
+        rewrite(changed)
+    }
+
+    /// Periodic: runtime state that was not there yet is looked for again.
+    func retry() {
+        if registry.hasUndescribed { rewrite(registry.describePending()) }
+    }
+
+    static func description(_ p: PodMetadata) -> PodDescription {
+        PodDescription(uid: p.uid, name: p.name, namespace: p.namespace, labels: p.labels, annotations: p.annotations,
+                       ip: p.ip, ownerKind: p.ownerKind, containerIDs: p.containerIDs)
+    }
+
+    // MARK: kernel writes (the only ones)
+
+    private func rewrite(_ cgroups: [UInt64]) {
+        for id in Set(cgroups) {
+            guard let c = registry.context(forCgroupID: id) else { continue }
+            write(id, c, firstTime: false)
+        }
+    }
+
+    private func write(_ id: UInt64, _ context: ContainerContext, firstTime: Bool) {
+        let m = Self.masks(policy, context)
+        let wasPending = inKernel[id] == nil || createdAt[id] != nil
+        if inKernel[id] != m {
+            do {
+                try sensor.setContainer(cgroupID: id, masks: m)
+                inKernel[id] = m
+                statistics.maskWrites += 1
+            } catch {
+                statistics.writeErrors += 1
+                AgentLog.error("cannot describe container \(context.id) (cgroup \(id)) to the kernel: \(error)")
+                return
+            }
+        }
+        if firstTime || (wasPending && !context.metadataPending) { track(&maskedAt, id, now()) }
+        if !context.metadataPending, let created = createdAt.removeValue(forKey: id) {
+            statistics.noteComplete(nanoseconds: now() &- created)
+        }
+    }
+
+    private func remove(_ id: UInt64) {
+        inKernel[id] = nil
+        maskedAt[id] = nil
+        createdAt[id] = nil
+        do { try sensor.removeContainer(cgroupID: id) } catch {
+            statistics.writeErrors += 1
+            AgentLog.error("cannot remove cgroup \(id) from the kernel's containers: \(error)")
+        }
+    }
+
+    private func markParent(_ id: UInt64, _ present: Bool) {
+        do {
+            if present { try sensor.setContainerParent(cgroupID: id) } else { try sensor.removeContainerParent(cgroupID: id) }
+        } catch {
+            statistics.writeErrors += 1
+            AgentLog.error("cannot \(present ? "mark" : "unmark") pod cgroup \(id) in the kernel: \(error)")
+        }
+    }
+
+    private func track(_ map: inout [UInt64: UInt64], _ id: UInt64, _ value: UInt64) {
+        if map[id] == nil, map.count >= maxTracked { map.removeAll(keepingCapacity: true) }
+        map[id] = value
+    }
+
+    static func masks(_ policy: CompiledPolicy, _ context: ContainerContext) -> ContainerMasks {
+        let m = policy.containerMasks(for: context)
+        return ContainerMasks(file: m.file, process: m.process)
+    }
+}
+
+struct ContainerStateStatistics: Sendable, Hashable {
+    var maskWrites: UInt64 = 0
+    var writeErrors: UInt64 = 0
+    /// Containers first seen through an event (their cgroup_mkdir record was lost or predates the agent's cache).
+    var lateRegistrations: UInt64 = 0
+    var resynchronisations: UInt64 = 0
+    /// From a container cgroup's mkdir to its complete masks (runtime state and pod) in the kernel.
+    var completed: UInt64 = 0
+    var lastCompleteNs: UInt64 = 0
+    var maxCompleteNs: UInt64 = 0
+    var totalCompleteNs: UInt64 = 0
+
+    mutating func noteComplete(nanoseconds: UInt64) {
+        completed += 1
+        lastCompleteNs = nanoseconds
+        maxCompleteNs = max(maxCompleteNs, nanoseconds)
+        totalCompleteNs &+= nanoseconds
+    }
+}
