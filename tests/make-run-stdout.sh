@@ -21,8 +21,10 @@ for _ in $(seq 600); do
     kill -0 "$pid" 2>/dev/null || fail "make run exited early"
     sleep 0.2
 done
-kill -TERM -- "-$pid"
-wait "$pid" || fail "make run did not exit 0 after SIGTERM"
+# SIGTERM to the agent alone, as a supervisor would send it: make then exits with the agent's status
+# (a signal to the whole group would also kill make, which then fails whatever the agent did).
+pkill -TERM -g "$pid" -x defend || fail "no defend process in make run's process group"
+wait "$pid" || fail "make run did not exit 0 after SIGTERM to the agent"
 pid=""
 lines=$(wc -l < "$tmp/out")
 [ "$lines" -ge 3 ] || fail "only $lines lines on stdout"
