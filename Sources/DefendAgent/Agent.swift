@@ -48,7 +48,7 @@ public final class Agent {
     let containers: ContainerState
     /// What other threads (the Kubernetes watcher) hand to the loop.
     let inbox = AgentInbox()
-    private let kubernetes: KubernetesWatcher?
+    let kubernetes: KubernetesWatcher?
     /// Loads edited policies off the event loop; nil with the built-in default policy.
     let reloader: PolicyReloader?
     /// How often the loop looks at the policy file for edits (tests shorten it).

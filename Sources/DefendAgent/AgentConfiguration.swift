@@ -56,6 +56,14 @@ public struct AgentConfiguration: Sendable {
     /// `defend run` sets it from --kubeconfig / KUBECONFIG / the in-cluster environment, --node-name
     /// and --cluster-name.
     public var kubernetes: KubernetesSettings?
+    /// What `kubernetes` is resolved from (config file `kubernetes.*`; the flags override them).
+    public var kubeconfigPath: String?
+    public var nodeName: String?
+    public var clusterName: String?
+    public var kubernetesEnabled = true
+    /// `logging.format` (text|json) and `logging.level`; nil = the flags' defaults.
+    public var logFormat: String?
+    public var logLevel: String?
 
     public init() {}
 

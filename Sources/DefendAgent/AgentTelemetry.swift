@@ -86,14 +86,28 @@ extension Agent {
         s.output.documentsSent = out.documentsWritten
         s.output.documentsDropped = out.documentsDropped
         s.output.bytesSent = out.bytesWritten
+        s.output.documentsRetried = out.retries
+        s.output.documentsDeadLettered = out.documentsDeadLettered
+        s.output.bulkRequests = out.bulkRequests
+        s.output.bulkLatencySecondsSum = out.bulkLatencySecondsSum
         s.output.lastError = out.lastError
 
+        if configuration.output == .elasticsearch {
+            s.queues.append(AgentSnapshot.QueueDepth(name: "disk_queue_documents", depth: out.documentsQueued, capacity: 0))
+            s.queues.append(AgentSnapshot.QueueDepth(name: "disk_queue_bytes", depth: out.queueBytes,
+                                                     capacity: UInt64(max(0, configuration.queueMaxSize))))
+        }
         if let ring = sensor.ringBufferFill() {
             s.queues.append(AgentSnapshot.QueueDepth(name: "kernel_ring_buffer_bytes", depth: ring.pending, capacity: ring.capacity))
         }
 
         s.enrichment.processes = UInt64(pipeline.processes.count)
         s.enrichment.containers = UInt64(containers.containerCount)
+        if let k = kubernetes {
+            // Every watch after the first of each watched resource is a restart (reconnects, 410 relists).
+            let restarts = max(0, k.podStatistics.watches - 1) + max(0, k.namespaceStatistics.watches - 1)
+            s.enrichment.kubernetesWatchRestarts = UInt64(restarts)
+        }
         s.process = AgentSnapshot.ProcessUsage.current()
         return s
     }

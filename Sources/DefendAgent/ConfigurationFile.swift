@@ -1,4 +1,6 @@
 import DefendConfig
+import DefendTelemetry
+import Logging
 import DefendOutput
 import DefendPolicy
 import Foundation
@@ -35,6 +37,30 @@ public enum ConfigurationFile {
             .bool("cloud_metadata", \.cloudMetadata),
             .paths("containerd.state_dirs", \.containerdStateDirectories),
             .duration("shutdown_timeout", \.shutdownTimeout, in: 0...3600),
+
+            // kubernetes: pod metadata from the API server
+            .bool("kubernetes.enabled", \.kubernetesEnabled, help: "watch the API server when one is configured or in-cluster"),
+            .path("kubernetes.kubeconfig", \.kubeconfigPath, help: "kubeconfig file (default KUBECONFIG, else in-cluster)"),
+            .string("kubernetes.node_name", \.nodeName, help: "node whose pods are watched (default NODE_NAME, else the host name)"),
+            .string("kubernetes.cluster_name", \.clusterName, help: "orchestrator.cluster.name and kubernetesClusterName"),
+
+            // operations: metrics/health endpoint, status socket, diagnostics
+            K("metrics.address", help: "HOST:PORT serving /metrics, /healthz and /readyz (off when absent)") { (c: inout AgentConfiguration, v: ConfigValue) throws(ConfigFieldError) in
+                let a = try v.nonEmptyString()
+                do { _ = try ListenAddress(parsing: a) } catch { throw ConfigFieldError("\(error)") }
+                c.metricsAddress = a
+            },
+            .bool("metrics.bpf_stats", \.bpfStatistics, help: "turn on the kernel's BPF run-time statistics while running"),
+            K("status.socket", help: "root-only Unix socket of `defend status` (\"\" for none)") { (c: inout AgentConfiguration, v: ConfigValue) throws(ConfigFieldError) in
+                let s = try v.string()
+                c.statusSocketPath = s.isEmpty ? nil : s
+            },
+            K("logging.format", help: "text or json") { (c: inout AgentConfiguration, v: ConfigValue) throws(ConfigFieldError) in
+                c.logFormat = try v.choice(LogFormat.allCases.map(\.rawValue))
+            },
+            K("logging.level", help: Logger.Level.names.joined(separator: ", ")) { (c: inout AgentConfiguration, v: ConfigValue) throws(ConfigFieldError) in
+                c.logLevel = try v.choice(Logger.Level.names)
+            },
 
             // output.console / output.file
             K("output.console", help: "NDJSON on standard output ({})") { (c: inout AgentConfiguration, v: ConfigValue) throws(ConfigFieldError) in

@@ -176,8 +176,11 @@ public final class ElasticsearchOutput: DocumentOutput, @unchecked Sendable {
                 let ok = body.withUnsafeBytes { gzip.compress($0, into: &compressed) }
                 if ok { payload = compressed; gzipped = true }
             }
+            let started = DispatchTime.now().uptimeNanoseconds
             let result = transport.request(.POST, "/_bulk?filter_path=errors,items.*.status,items.*.error",
                                            body: payload, contentType: "application/x-ndjson", gzip: gzipped)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds &- started) / 1e9
+            stats.withLock { $0.bulkRequests += 1; $0.bulkLatencySecondsSum += seconds }
             var retryAfter: Double?
             switch result {
             case .failure(let why):

@@ -44,6 +44,9 @@ public struct SinkStatistics: Sendable, Hashable {
     public var queueBytes: UInt64 = 0
     /// Retried bulk requests or items (429, 5xx, network errors).
     public var retries: UInt64 = 0
+    /// Bulk requests made (answered or not) and the time they took, summed.
+    public var bulkRequests: UInt64 = 0
+    public var bulkLatencySecondsSum: Double = 0
     public var lastError: String?
     /// The destination refuses everything right now (last attempt failed, nothing succeeded since).
     public var failing: Bool = false

@@ -6,23 +6,24 @@ import Logging
 struct LoggingOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Diagnostics on stderr: text (for terminals) or json (one object per line, for log collectors).",
                                             valueName: "text|json"))
-    var logFormat: String = "text"
+    var logFormat: String?
 
     @Option(name: .long, help: ArgumentHelp("Least severe diagnostics shown: \(Logger.Level.names.joined(separator: ", ")).",
                                             valueName: "level"))
-    var logLevel: String = "info"
+    var logLevel: String?
 
     func validate() throws {
-        guard LogFormat(rawValue: logFormat) != nil else {
+        if let logFormat, LogFormat(rawValue: logFormat) == nil {
             throw ValidationError("--log-format must be 'text' or 'json', not '\(logFormat)'")
         }
-        guard Logger.Level(name: logLevel) != nil else {
+        if let logLevel, Logger.Level(name: logLevel) == nil {
             throw ValidationError("--log-level must be one of \(Logger.Level.names.joined(separator: ", ")), not '\(logLevel)'")
         }
     }
 
-    func apply() {
-        DiagnosticLogging.configure(.init(format: LogFormat(rawValue: logFormat) ?? .text,
-                                          level: Logger.Level(name: logLevel) ?? .info))
+    /// Flags first, then (already validated) values of a configuration file, then text at info.
+    func apply(fileFormat: String? = nil, fileLevel: String? = nil) {
+        DiagnosticLogging.configure(.init(format: (logFormat ?? fileFormat).flatMap(LogFormat.init(rawValue:)) ?? .text,
+                                          level: (logLevel ?? fileLevel).flatMap { Logger.Level(name: $0) } ?? .info))
     }
 }

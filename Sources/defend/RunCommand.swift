@@ -139,8 +139,10 @@ struct RunCommand: ParsableCommand {
         if let metricsAddress { config.metricsAddress = metricsAddress.isEmpty ? nil : metricsAddress }
         if let statusSocket { config.statusSocketPath = statusSocket.isEmpty ? nil : statusSocket }
         if bpfStats { config.bpfStatistics = true }
-        let kube = AgentConfiguration.kubernetesSettings(kubeconfig: kubeconfig, nodeName: nodeName,
-                                                         clusterName: clusterName, disabled: noKubernetes)
+        let kube = AgentConfiguration.kubernetesSettings(kubeconfig: kubeconfig ?? config.kubeconfigPath,
+                                                         nodeName: nodeName ?? config.nodeName,
+                                                         clusterName: clusterName ?? config.clusterName,
+                                                         disabled: noKubernetes || !config.kubernetesEnabled)
         if let note = kube.note { AgentLog.warning(note) }
         config.kubernetes = kube.settings
         return config
@@ -151,6 +153,8 @@ struct RunCommand: ParsableCommand {
         SignalWatcher.install()
         logging.apply()
         let config = try resolvedConfiguration()
+        // The file's logging settings, unless flags gave them.
+        logging.apply(fileFormat: config.logFormat, fileLevel: config.logLevel)
         // The endpoints come first, so /healthz and /readyz answer "starting" while the agent loads.
         let services: AgentServices
         do {

@@ -219,6 +219,37 @@ func configErrors(_ text: String, environment: [String: String] = [:]) -> [Confi
         #expect(loaded.policy.process?.selectors.count == 1)
     }
 
+    @Test func kubernetesAndOperationsKeys() throws {
+        let c = try loadConfig("""
+            kubernetes:
+              kubeconfig: kube/config
+              node_name: node-7
+              cluster_name: prod-eu
+            metrics:
+              address: 127.0.0.1:9479
+              bpf_stats: true
+            status:
+              socket: ""
+            logging:
+              format: json
+              level: debug
+            """)
+        #expect(c.kubeconfigPath?.hasSuffix("/kube/config") == true)
+        #expect(c.nodeName == "node-7")
+        #expect(c.clusterName == "prod-eu")
+        #expect(c.kubernetesEnabled)
+        #expect(c.metricsAddress == "127.0.0.1:9479")
+        #expect(c.bpfStatistics)
+        #expect(c.statusSocketPath == nil)
+        #expect(c.logFormat == "json")
+        #expect(c.logLevel == "debug")
+        let off = try loadConfig("kubernetes:\n  enabled: false\n")
+        #expect(!off.kubernetesEnabled)
+        let bad = configErrors("metrics:\n  address: nowhere\nlogging:\n  format: xml\n")
+        #expect(bad.map(\.key).sorted() == ["logging.format", "metrics.address"])
+        #expect(bad.allSatisfy { $0.location.line > 0 })
+    }
+
     @Test func missingFileIsAnError() {
         var c = AgentConfiguration()
         #expect(throws: ConfigError.self) { try ConfigurationFile.load(path: "/nonexistent/defend.yaml", into: &c) }
