@@ -2,7 +2,9 @@
 them) and against the agent itself (its flags, port, paths and the default policy). Run by tests/deploy/run."""
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import unittest
 
 import kubernetes_validate
@@ -36,6 +38,15 @@ def one(kind, name=None):
     if len(found) != 1:
         raise AssertionError(f"expected one {kind} {name or ''} in {MANIFEST}, found {len(found)}")
     return found[0]
+
+
+def config_map():
+    return one("ConfigMap", "defend-config")
+
+
+def agent_config():
+    """The configuration file the DaemonSet's `defend run --config` reads."""
+    return yaml.safe_load(config_map()["data"]["defend.yaml"])
 
 
 def agent_container():
@@ -104,8 +115,17 @@ class AgentConsistencyTests(unittest.TestCase):
         for flag in self.options:
             self.assertIn(flag, known, f"{flag} is not an option of `defend run`")
 
+    def test_the_agent_reads_the_configuration_file(self):
+        self.assertEqual(list(self.options), ["--config"], "settings belong in the ConfigMap's defend.yaml")
+        config = self.options["--config"][0]
+        m = mounted(self.container, config)
+        self.assertIsNotNone(m, f"--config {config} is not on a volume")
+        volume = next(v for v in self.spec["volumes"] if v["name"] == m["name"])
+        self.assertEqual(volume["configMap"]["name"], "defend-config")
+        self.assertIn(os.path.relpath(config, m["mountPath"]), config_map()["data"])
+
     def test_probes_and_port_match_the_metrics_address(self):
-        address = self.options["--metrics-address"][0]
+        address = agent_config()["metrics"]["address"]
         port = int(address.rsplit(":", 1)[1])
         ports = {p["name"]: p["containerPort"] for p in self.container["ports"]}
         self.assertEqual(ports["metrics"], port)
@@ -120,26 +140,35 @@ class AgentConsistencyTests(unittest.TestCase):
 
     def test_paths_the_agent_uses_are_mounted(self):
         c = self.container
-        policy = self.options["--policy"][0]
+        config = agent_config()
+        config_dir = os.path.dirname(self.options["--config"][0])
+        policy = os.path.join(config_dir, config["policy"])
         m = mounted(c, policy)
-        self.assertIsNotNone(m, f"--policy {policy} is not on a volume")
-        volume = next(v for v in self.spec["volumes"] if v["name"] == m["name"])
-        configmap = one("ConfigMap", volume["configMap"]["name"])
-        self.assertIn(os.path.relpath(policy, m["mountPath"]), configmap["data"])
+        self.assertIsNotNone(m, f"policy {policy} is not on a volume")
+        self.assertIn(os.path.relpath(policy, m["mountPath"]), config_map()["data"])
 
-        state = mounted(c, self.options["--state-dir"][0])
-        self.assertIsNotNone(state)
-        self.assertFalse(state.get("readOnly", False), "the state directory holds the agent id: writable")
+        for key, path in (("state_dir", config["state_dir"]), ("queue.path", config["queue"]["path"])):
+            m = mounted(c, path)
+            self.assertIsNotNone(m, f"{key} {path} is not mounted")
+            self.assertFalse(m.get("readOnly", False), f"{key} must be writable")
+            volume = next(v for v in self.spec["volumes"] if v["name"] == m["name"])
+            self.assertIn("hostPath", volume, f"{key} must outlive the pod (agent id, undelivered documents)")
 
-        socket_dir = os.path.dirname(self.options["--status-socket"][0])
+        socket_dir = os.path.dirname(config["status"]["socket"])
         m = mounted(c, socket_dir)
         self.assertIsNotNone(m, "the status socket's directory must be a volume (the root filesystem is read-only)")
         volume = next(v for v in self.spec["volumes"] if v["name"] == m["name"])
         # The agent refuses a directory others can write to; an emptyDir is 0777.
         self.assertNotIn("emptyDir", volume, "an emptyDir is world-writable: the agent refuses it for its socket")
 
-        for d in self.options.get("--containerd-state", []):
-            self.assertIsNotNone(mounted(c, d), f"--containerd-state {d} is not mounted")
+        for d in config.get("containerd", {}).get("state_dirs", []):
+            self.assertIsNotNone(mounted(c, d), f"containerd.state_dirs {d} is not mounted")
+
+    def test_every_variable_of_the_configuration_is_set_in_the_pod(self):
+        names = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", config_map()["data"]["defend.yaml"]))
+        env = {e["name"] for e in self.container["env"]}
+        self.assertTrue(names)
+        self.assertEqual(names - env, set(), "variables of defend.yaml the DaemonSet does not set")
 
     def test_host_mounts_the_sensor_and_enrichment_need(self):
         for path in ["/sys/fs/bpf", "/sys/kernel/security", "/sys/kernel/debug", "/sys/kernel/tracing", "/sys/fs/cgroup",
@@ -184,23 +213,47 @@ class AgentConsistencyTests(unittest.TestCase):
         self.assertEqual(binding["subjects"][0]["name"], self.spec["serviceAccountName"])
 
 
-class PolicyConfigMapTests(unittest.TestCase):
+class ConfigMapTests(unittest.TestCase):
     def test_configmap_policy_is_policies_default_yaml(self):
         default = read("policies", "default.yaml")
-        configmap = one("ConfigMap", "defend-policy")
-        self.assertEqual(configmap["data"]["policy.yaml"], default,
+        self.assertEqual(config_map()["data"]["policy.yaml"], default,
                          "deploy/kubernetes/defend.yaml's policy.yaml drifted from policies/default.yaml: copy it again")
 
-    def test_configmap_policy_validates(self):
-        configmap = one("ConfigMap", "defend-policy")
-        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"defend-configmap-policy-{os.getpid()}.yaml")
-        with open(path, "w") as f:
-            f.write(configmap["data"]["policy.yaml"])
+    def run_defend_on_the_configmap(self, *args):
+        """Writes the ConfigMap's files as the pod sees them and runs `defend ARGS FILE`."""
+        d = tempfile.mkdtemp(prefix="defend-configmap-")
         try:
-            out = subprocess.run([defend_binary(), "policy", "validate", path], capture_output=True, text=True)
-            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            for name, text in config_map()["data"].items():
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(text)
+            env = dict(os.environ, CLUSTER_NAME="test-cluster", ELASTICSEARCH_HOSTS="https://es.example:9200",
+                       ELASTICSEARCH_API_KEY="id:secret-value", NODE_NAME="node-1")
+            return subprocess.run([defend_binary(), *args], capture_output=True, text=True, env=env, cwd=d)
         finally:
-            os.unlink(path)
+            shutil.rmtree(d)
+
+    def test_configmap_policy_validates(self):
+        out = self.run_defend_on_the_configmap("policy", "validate", "policy.yaml")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    def test_configmap_configuration_file_validates(self):
+        out = self.run_defend_on_the_configmap("config", "validate", "defend.yaml")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertNotIn("secret-value", out.stdout + out.stderr)
+
+    def test_the_configuration_check_can_fail(self):
+        broken = config_map()["data"]["defend.yaml"].replace("scope: containers", "scope: everywhere")
+        d = tempfile.mkdtemp(prefix="defend-configmap-broken-")
+        try:
+            with open(os.path.join(d, "defend.yaml"), "w") as f:
+                f.write(broken)
+            out = subprocess.run([defend_binary(), "config", "validate", os.path.join(d, "defend.yaml")],
+                                 capture_output=True, text=True,
+                                 env=dict(os.environ, CLUSTER_NAME="c", ELASTICSEARCH_HOSTS="https://e:9200",
+                                          ELASTICSEARCH_API_KEY="a:b"))
+            self.assertNotEqual(out.returncode, 0, "a wrong scope must not validate")
+        finally:
+            shutil.rmtree(d)
 
 
 class ContainerfileTests(unittest.TestCase):
