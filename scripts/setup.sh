@@ -6,7 +6,7 @@
 #                          VM test bed: qemu-system-x86 linux-image-cloud-amd64 (the 6.1 guest kernel, never
 #                          booted on the host) busybox-static cpio, python3 (scenario checks),
 #                          libc6-dev (static guest helpers), binutils (strip); container tests: containerd
-#                          runc; benchmark comparison: auditd; util-linux procps (setsid, ps in tests); openssl (test CAs)
+#                          runc; benchmark comparison: auditd bpftrace; util-linux procps (setsid, ps in tests); openssl (test CAs)
 # Services that newly installed packages ship (containerd, auditd) are neither started nor enabled:
 # the tests and benchmarks start private instances and stop them. All output goes to stderr.
 set -euo pipefail
@@ -14,7 +14,7 @@ exec 1>&2
 mode=${1:-run}
 run_packages=(libbpf-dev bpftool libelf-dev zlib1g-dev)
 test_packages=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio containerd runc auditd util-linux procps python3
-               libc6-dev binutils openssl)
+               libc6-dev binutils openssl bpftrace)
 case "$mode" in
     run) packages=("${run_packages[@]}") ;;
     test) packages=("${run_packages[@]}" "${test_packages[@]}") ;;
