@@ -92,6 +92,10 @@ extension Agent {
         s.output.bulkLatencySecondsSum = out.bulkLatencySecondsSum
         s.output.lastError = out.lastError
 
+        if let handoff = sink as? OutputThread {
+            s.queues.append(AgentSnapshot.QueueDepth(name: "output_handoff_bytes", depth: UInt64(handoff.pendingBytes),
+                                                     capacity: UInt64(handoff.capacityBytes)))
+        }
         if configuration.output == .elasticsearch {
             s.queues.append(AgentSnapshot.QueueDepth(name: "disk_queue_documents", depth: out.documentsQueued, capacity: 0))
             s.queues.append(AgentSnapshot.QueueDepth(name: "disk_queue_bytes", depth: out.queueBytes,

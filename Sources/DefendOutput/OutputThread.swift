@@ -115,6 +115,11 @@ public final class OutputThread: DocumentSink, @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Bytes handed off and not yet taken by the output thread (the hand-off's depth).
+    public var pendingBytes: Int { queuedBytes.load(ordering: .relaxed) }
+    /// The hand-off's bound for log documents (alerts may use `alertReserveBytes` more).
+    public var capacityBytes: Int { limitBytes }
+
     public var statistics: SinkStatistics {
         var s = output.statistics
         let handoffLogs = droppedLogCount.load(ordering: .relaxed)
