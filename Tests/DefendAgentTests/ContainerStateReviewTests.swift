@@ -189,4 +189,38 @@ private let policy = """
         #expect(f.state.registry.undescribable == 1)
         #expect(f.sensor.containers[cgroup]?.process == 0b01, "still a container (not a host process), without image")
     }
+
+    /// The start window (#9): from a container's first exec to its complete masks in the kernel.
+    @Test func startWindowIsMeasuredFromTheFirstExecToTheCompleteMasks() throws {
+        let f = try Fixture()
+        defer { f.remove() }
+        try f.state.install(f.state.policy)
+        var clock: UInt64 = 1_000
+        f.state.now = { clock }
+        // Runtime state late: the first exec (at 2 µs) runs before the masks are complete (at 5 µs).
+        let late = Self.containerID()
+        let (lateCgroup, lateRel) = try f.makeContainerCgroup(late)
+        f.state.cgroupRecord(CgroupRecord(cgroupID: lateCgroup, level: 4, path: lateRel, created: true), bootTimeNs: 1_000)
+        f.state.noteExec(cgroupID: lateCgroup, bootNs: 2_000)
+        f.state.noteExec(cgroupID: lateCgroup, bootNs: 3_000)  // not the first
+        try f.writeBundle(late)
+        clock = 5_000
+        f.state.retry()
+        #expect(f.state.statistics.startWindows == 1)
+        #expect(f.state.statistics.lastStartWindowNs == 3_000)
+        // Runtime state there at mkdir: complete at 10 µs, first exec at 12 µs: the window is -2 µs.
+        let ready = Self.containerID()
+        let (readyCgroup, readyRel) = try f.makeContainerCgroup(ready)
+        try f.writeBundle(ready)
+        clock = 10_000
+        f.state.cgroupRecord(CgroupRecord(cgroupID: readyCgroup, level: 4, path: readyRel, created: true), bootTimeNs: 9_000)
+        f.state.noteExec(cgroupID: readyCgroup, bootNs: 12_000)
+        #expect(f.state.statistics.startWindows == 2)
+        #expect(f.state.statistics.lastStartWindowNs == -2_000)
+        #expect(f.state.statistics.maxStartWindowNs == 3_000)
+        // A container older than the agent (no mkdir record seen) has no window.
+        f.state.noteExec(cgroupID: 999_999, bootNs: 20_000)
+        #expect(f.state.statistics.startWindows == 2)
+        #expect(Agent.ms(signed: -2_500_000) == "-2.5" && Agent.ms(signed: 3_000_000) == "3.0")
+    }
 }

@@ -18,6 +18,9 @@ import Glibc
 /// alerts in api-0 only, with no restart. On this host kernel (no BPF-LSM) the decisions are the exec
 /// tracepoint's, made with the container masks the agent wrote; the VM scenarios cover blocking.
 ///
+/// Run twice: with the Kubernetes settings as flags (`--kubeconfig --node-name --cluster-name`) and as the
+/// configuration file's `kubernetes.*` keys.
+///
 /// Prints the start window: from a container's first exec to its complete masks (with pod labels) in
 /// the kernel (`container_exec_window_ms=last/max`; negative = the masks were there before the first
 /// exec) and from its cgroup's mkdir (`container_complete_ms`). Never asserted: timings vary.
@@ -92,8 +95,8 @@ import Glibc
 
     @Test(.disabled(if: KubernetesContainerdHostTests.unavailableReason != nil,
                     Comment(rawValue: KubernetesContainerdHostTests.unavailableReason ?? "")),
-          .timeLimit(.minutes(3)))
-    func podLabelsNamespaceAndClusterDecideAndALabelChangeChangesTheNextDecision() throws {
+          .timeLimit(.minutes(3)), arguments: [false, true])
+    func podLabelsNamespaceAndClusterDecideAndALabelChangeChangesTheNextDecision(configurationFile: Bool) throws {
         let ctr = try ContainerdHarness(namespace: "defend-k8s-e2e")
         defer { ctr.shutDown() }
         let dir = ctr.directory
@@ -151,8 +154,23 @@ import Glibc
         let out = dir + "/events.ndjson", ready = dir + "/ready", log = dir + "/agent.log"
         let agent = Process()
         agent.executableURL = URL(fileURLWithPath: RunCommandHostTests.defendBinary())
-        agent.arguments = ["run", "--kubeconfig", kubeconfig, "--node-name", Self.node, "--cluster-name", "e2e-cluster",
-                           "--scope", "containers", "--policy", dir + "/policy.yaml", "--output", out,
+        // The same settings from the flags, or from the configuration file's kubernetes.* keys.
+        var settings = ["--kubeconfig", kubeconfig, "--node-name", Self.node, "--cluster-name", "e2e-cluster",
+                        "--scope", "containers", "--policy", dir + "/policy.yaml"]
+        if configurationFile {
+            try """
+                policy: policy.yaml
+                scope: containers
+                kubernetes:
+                  enabled: true
+                  kubeconfig: kubeconfig
+                  node_name: \(Self.node)
+                  cluster_name: e2e-cluster
+
+                """.write(toFile: dir + "/defend.yaml", atomically: true, encoding: .utf8)
+            settings = ["--config", dir + "/defend.yaml"]
+        }
+        agent.arguments = ["run"] + settings + ["--output", out,
                            "--ready-file", ready, "--state-dir", dir + "/agent-state", "--no-cloud-metadata",
                            "--stats-interval", "0", "--containerd-state", ctr.stateDirectory, "--log-level", "debug",
                            "--status-socket", dir + "/status.sock"]
@@ -276,7 +294,7 @@ import Glibc
             $0.hasPrefix("container_exec_window_ms=") || $0.hasPrefix("container_complete_ms=") || $0.hasPrefix("redecided=")
                 || $0.hasPrefix("container_late=") || $0.hasPrefix("pods=")
         }
-        print("defend-e2e: kubernetes start window: \(fields.joined(separator: " ")) "
+        print("defend-e2e: kubernetes start window (settings from \(configurationFile ? "the configuration file" : "flags")): \(fields.joined(separator: " ")) "
               + "(exec window = first exec -> complete masks with pod labels in the kernel, last/max over the "
               + "\(ours.count) containers; negative = the masks were complete before the first exec; "
               + "complete = cgroup mkdir -> complete masks)")
