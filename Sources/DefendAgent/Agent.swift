@@ -269,6 +269,7 @@ public final class Agent {
         }
         if c.startWindows > 0 {
             line += " container_exec_window_ms=\(Agent.ms(signed: c.lastStartWindowNs))/\(Agent.ms(signed: c.maxStartWindowNs))"
+            line += " container_exec_windows=\(c.startWindows)"
         }
         if let k = kubernetes {
             let p = k.podStatistics

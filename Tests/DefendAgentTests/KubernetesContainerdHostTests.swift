@@ -291,7 +291,7 @@ import Glibc
         // The start window figure (printed, not asserted).
         let stopping = agentLog().split(separator: "\n").last { $0.contains("stopping:") }.map(String.init) ?? ""
         let fields = stopping.split(separator: " ").filter {
-            $0.hasPrefix("container_exec_window_ms=") || $0.hasPrefix("container_complete_ms=") || $0.hasPrefix("redecided=")
+            $0.hasPrefix("container_exec_window") || $0.hasPrefix("container_complete_ms=") || $0.hasPrefix("redecided=")
                 || $0.hasPrefix("container_late=") || $0.hasPrefix("pods=")
         }
         print("defend-e2e: kubernetes start window (settings from \(configurationFile ? "the configuration file" : "flags")): \(fields.joined(separator: " ")) "
