@@ -15,7 +15,8 @@ import Glibc
 /// id is kube-system's UID. Three pods: `web-0` (app=web, defend-e2e), `api-0` (app=api, defend-e2e) and
 /// `web-elsewhere-0` (app=web, namespace defend-other). Only web-0 alerts. Then the labels change on the
 /// API server (watch MODIFIED events: web-0 becomes app=batch, api-0 becomes app=web): the next `cat`
-/// alerts in api-0 only, with no restart. On this host kernel (no BPF-LSM) the decisions are the exec
+/// alerts in api-0 only, with no restart (and no relist). Then api-0 is deleted (watch DELETED): its
+/// labels are unknown again and its next `cat` does not alert. On this host kernel (no BPF-LSM) the decisions are the exec
 /// tracepoint's, made with the container masks the agent wrote; the VM scenarios cover blocking.
 ///
 /// Run twice: with the Kubernetes settings as flags (`--kubeconfig --node-name --cluster-name`) and as the
@@ -229,6 +230,17 @@ import Glibc
         }
         let listsAfter = api.requests.filter { $0.path == "/api/v1/pods" && $0.query["watch"] == nil }.count
 
+        // api-0 is deleted (watch DELETED) while its container still runs: its labels are unknown again,
+        // so the label selector counts as not matching ("metadata not yet known").
+        api.deletePod(uid: apiPod.uid)
+        try waitFor("the masks rewritten without the deleted pod", seconds: 15, required: false) {
+            agentLog().split(separator: "\n").contains {
+                $0.contains("container \(apiPod.container) ") && $0.contains("rewritten") && $0.contains("(metadata pending)")
+            }
+        }
+        let third = ["/bin/cat", "/etc/hostname", "/etc/hostname", "/etc/hostname"]
+        try ctr.ctr(["task", "exec", "--exec-id", "phase3", apiPod.container] + third, timeout: 30)
+
         usleep(700_000)  // the agent flushes every 200 ms
         agent.terminate()
         agent.waitUntilExit()
@@ -284,6 +296,16 @@ import Glibc
                 "web-0: its start cat and the exec'd one")
         #expect(!alerts.contains { [apiPod.container, elsewhere.container, sandbox].contains(Documents.containerID($0) ?? "")
                 && Documents.args($0) == startCat })
+        // Deleted pod: no labels, no alert.
+        let afterDelete = try #require(logged(apiPod, third), "no exec document after api-0 was deleted")
+        #expect(Documents.object(Documents.object(afterDelete, "orchestrator"), "resource")["label"] == nil)
+        #expect(!alerted(apiPod, third), "api-0 was deleted: its labels are unknown, the label selector does not match")
+        // Only this node's pods were asked for and cached, always with the token.
+        let podRequests = api.requests.filter { $0.path == "/api/v1/pods" }
+        #expect(!podRequests.isEmpty && podRequests.allSatisfy { $0.query["fieldSelector"] == "spec.nodeName=\(Self.node)" })
+        #expect(api.requests.allSatisfy { $0.authorization == "Bearer \(Self.token)" })
+        let stoppingLine = agentLog().split(separator: "\n").last { $0.contains("stopping:") } ?? ""
+        #expect(stoppingLine.contains(" pods=2 ") && stoppingLine.contains(" k8s_relists_410=0 "), "\(stoppingLine)")
         // Nothing from another cluster's selector; nothing from the sandbox.
         #expect(!docs.contains { Documents.selectors($0).contains("catInAnotherCluster") })
         #expect(!alerts.contains { Documents.containerID($0) == sandbox })
