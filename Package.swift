@@ -91,7 +91,14 @@ let package = Package(
         .testTarget(name: "DefendKernelTests", dependencies: ["DefendKernel", "DefendPolicy", "DefendEvents"]),
         .testTarget(name: "DefendEnrichTests", dependencies: ["DefendEnrich", "DefendEvents"]),
         .testTarget(name: "DefendECSTests", dependencies: ["DefendECS", "DefendEnrich", "DefendEvents"]),
-        .testTarget(name: "DefendAgentTests", dependencies: ["DefendAgent", "DefendPolicy", "DefendTelemetry", "DefendKubernetes"]),
+        // FakeAPIServer.swift is a link to DefendKubernetesTests' (the end-to-end test serves it to `defend run`).
+        .testTarget(name: "DefendAgentTests", dependencies: [
+            "DefendAgent", "DefendPolicy", "DefendTelemetry", "DefendKubernetes",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .testTarget(name: "DefendConfigTests", dependencies: ["DefendConfig", "DefendAgent"]),
         // Delivery tests against a local server that follows Elasticsearch's documented bulk protocol.
         .testTarget(name: "DefendOutputTests", dependencies: [

@@ -267,6 +267,10 @@ public final class Agent {
         if c.completed > 0 {
             line += " container_complete_ms=\(Agent.ms(c.lastCompleteNs))/\(Agent.ms(c.maxCompleteNs))"
         }
+        if c.startWindows > 0 {
+            line += " container_exec_window_ms=\(Agent.ms(signed: c.lastStartWindowNs))/\(Agent.ms(signed: c.maxStartWindowNs))"
+            line += " container_exec_windows=\(c.startWindows)"
+        }
         if let k = kubernetes {
             let p = k.podStatistics
             line += " pods=\(containers.registry.podCount) k8s_lists=\(p.lists) k8s_relists_410=\(p.expired)"
@@ -444,6 +448,8 @@ public final class Agent {
                              + "mount the runtime's state directory or give --containerd-state")
         }
     }
+
+    static func ms(signed ns: Int64) -> String { ns < 0 ? "-" + ms(ns.magnitude) : ms(UInt64(ns)) }
 
     static func ms(_ ns: UInt64) -> String {
         let tenths = ns / 100_000

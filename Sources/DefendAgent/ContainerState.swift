@@ -22,6 +22,15 @@ final class ContainerState {
     private var maskedAt: [UInt64: UInt64] = [:]
     /// Boot time of each cgroup's mkdir record while its description is incomplete.
     private var createdAt: [UInt64: UInt64] = [:]
+    /// Start window of containers created while the agent runs: from the first exec in the container
+    /// to its complete masks (runtime state, pod, cluster) in the kernel.
+    private var windows: [UInt64: StartWindow] = [:]
+    private enum StartWindow {
+        case created                    // mkdir seen; neither the first exec nor the complete masks yet
+        case execAt(UInt64)             // first exec seen (kernel boot time); masks not complete yet
+        case completeAt(UInt64)         // masks complete (boot time); no exec seen yet
+        case measured
+    }
     var maxTracked = 4096
     var now: () -> UInt64 = BootClock.nowBootNs
 
@@ -79,6 +88,8 @@ final class ContainerState {
         }
         if let context = registry.note(cgroupID: record.cgroupID, path: record.path) {
             track(&createdAt, record.cgroupID, bootTimeNs)
+            if windows[record.cgroupID] == nil, windows.count >= maxTracked { windows.removeAll(keepingCapacity: true) }
+            windows[record.cgroupID] = .created
             write(record.cgroupID, context, firstTime: true)
         } else {
             remove(record.cgroupID)  // undoes a kernel adoption of a non-container (a QoS or pod cgroup)
@@ -96,6 +107,19 @@ final class ContainerState {
             write(id, context, firstTime: true)
         }
         return context
+    }
+
+    /// An exec in container cgroup `id` at kernel boot time `bootNs` (measures the start window).
+    func noteExec(cgroupID id: UInt64, bootNs: UInt64) {
+        guard let w = windows[id] else { return }
+        switch w {
+        case .created: windows[id] = .execAt(bootNs)
+        case .completeAt(let complete):
+            // The masks were complete before the first exec: the window is 0 (negative: how much earlier).
+            statistics.noteStartWindow(nanoseconds: Int64(bitPattern: complete &- bootNs))
+            windows[id] = .measured
+        case .execAt, .measured: break
+        }
     }
 
     /// When the cgroup's (complete) masks reached the kernel, if that was recently.
@@ -143,8 +167,9 @@ final class ContainerState {
         if inKernel[id] != m {
             do {
                 try sensor.setContainer(cgroupID: id, masks: m)
-                inKernel[id] = m
+                let before = inKernel.updateValue(m, forKey: id)
                 statistics.maskWrites += 1
+                AgentLog.debug(Self.logLine(id, context, m, rewritten: before != nil))
             } catch {
                 statistics.writeErrors += 1
                 AgentLog.error("cannot describe container \(context.id) (cgroup \(id)) to the kernel: \(error)")
@@ -153,14 +178,35 @@ final class ContainerState {
         }
         if firstTime || (wasPending && !context.metadataPending) { track(&maskedAt, id, now()) }
         if !context.metadataPending, let created = createdAt.removeValue(forKey: id) {
-            statistics.noteComplete(nanoseconds: now() &- created)
+            let t = now()
+            statistics.noteComplete(nanoseconds: t &- created)
+            switch windows[id] {
+            case .created: windows[id] = .completeAt(t)
+            case .execAt(let exec):
+                statistics.noteStartWindow(nanoseconds: Int64(bitPattern: t &- exec))
+                windows[id] = .measured
+            default: break
+            }
         }
+    }
+
+    /// `--log-level debug`: each mask write with what it was computed from.
+    private static func logLine(_ id: UInt64, _ context: ContainerContext, _ m: ContainerMasks, rewritten: Bool) -> String {
+        var line = "container \(context.id) (cgroup \(id)): masks \(rewritten ? "rewritten" : "written")"
+        line += " file=\(m.file) process=\(m.process)"
+        if context.metadataPending { line += " (metadata pending)" }
+        if let k = context.kubernetes {
+            let labels: [String] = k.podLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            line += " pod \(k.namespace ?? "?")/\(k.podName ?? "?") labels [\(labels.joined(separator: ","))]"
+        }
+        return line
     }
 
     private func remove(_ id: UInt64) {
         inKernel[id] = nil
         maskedAt[id] = nil
         createdAt[id] = nil
+        windows[id] = nil
         do { try sensor.removeContainer(cgroupID: id) } catch {
             statistics.writeErrors += 1
             AgentLog.error("cannot remove cgroup \(id) from the kernel's containers: \(error)")
@@ -198,6 +244,18 @@ struct ContainerStateStatistics: Sendable, Hashable {
     var lastCompleteNs: UInt64 = 0
     var maxCompleteNs: UInt64 = 0
     var totalCompleteNs: UInt64 = 0
+
+    /// From a new container's first exec to its complete masks in the kernel (negative: the masks were
+    /// complete that long before the first exec, whose decision therefore had them).
+    var startWindows: UInt64 = 0
+    var lastStartWindowNs: Int64 = 0
+    var maxStartWindowNs: Int64 = .min
+
+    mutating func noteStartWindow(nanoseconds: Int64) {
+        startWindows += 1
+        lastStartWindowNs = nanoseconds
+        maxStartWindowNs = max(maxStartWindowNs, nanoseconds)
+    }
 
     mutating func noteComplete(nanoseconds: UInt64) {
         completed += 1

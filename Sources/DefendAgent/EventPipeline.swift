@@ -42,6 +42,9 @@ public final class EventPipeline {
         // as a container process by the kernel (a pod's child cgroup is adopted in its mkdir): the
         // refusal stands and is reported as such.
         let cgroupOfEvent = Self.cgroupID(of: event.record)
+        if case .exec = event.record, cgroupOfEvent != 0 {
+            containers.noteExec(cgroupID: cgroupOfEvent, bootNs: event.bootTimeNs)
+        }
         if let view, !event.decision.denied, isForkOrExec(event), cgroupOfEvent != 0 {
             _ = containers.context(forCgroupID: cgroupOfEvent)  // registers a container seen late
             if let installed = containers.maskedTime(cgroupID: cgroupOfEvent), event.bootTimeNs < installed {

@@ -100,6 +100,8 @@ public final class Reflector<Object: KubernetesObject>: Sendable {
                 log("\(resourcePath): watch expired (410); listing again")
                 needList = true
             } catch {
+                // Stopping: the HTTP client reports the cancelled request as a transport error.
+                if Task.isCancelled { return }
                 failures += 1
                 state.withLock { $0.statistics.failures += 1 }
                 let what = (error as? WatchStreamError).map { "\($0.status)" } ?? "\(error)"

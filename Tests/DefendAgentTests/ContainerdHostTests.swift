@@ -105,6 +105,11 @@ import Testing
         agent.terminate()
         agent.waitUntilExit()
         #expect(agent.terminationStatus == 0, "agent log: \(agentLog())")
+        // The start window of the two containers started under the agent (printed, never asserted).
+        let stopping = agentLog().split(separator: "\n").last { $0.contains("stopping:") } ?? ""
+        print("defend-e2e: containerd start window (kube-shaped + plain /<namespace>/<id>): "
+              + stopping.split(separator: " ").filter { $0.hasPrefix("container_exec_window_ms=")
+                  || $0.hasPrefix("container_complete_ms=") || $0.hasPrefix("redecided=") }.joined(separator: " "))
 
         // Event documents (logs-*); the node's heartbeat (metrics-*) describes no container.
         let docs = try RunCommandHostTests.documents(out).filter { Documents.object($0, "data_stream")["type"] as? String == "logs" }

@@ -28,8 +28,16 @@ final class FakeSensor: KernelSensor {
         for (k, v) in containerMasks { containers[k] = v }
     }
 
-    func setContainer(cgroupID: UInt64, masks: ContainerMasks) throws(SensorError) { containers[cgroupID] = masks }
-    func removeContainer(cgroupID: UInt64) throws(SensorError) { containers[cgroupID] = nil }
+    /// Container-map writes and deletes fail (as a full or vanished map would) while set.
+    var failContainerWrites = false
+    func setContainer(cgroupID: UInt64, masks: ContainerMasks) throws(SensorError) {
+        if failContainerWrites { throw .mapUpdate(map: "containers", errno: 12) }
+        containers[cgroupID] = masks
+    }
+    func removeContainer(cgroupID: UInt64) throws(SensorError) {
+        if failContainerWrites { throw .mapDelete(map: "containers", errno: 9) }
+        containers[cgroupID] = nil
+    }
     var containerParents: Set<UInt64> = []
     func setContainerParent(cgroupID: UInt64) throws(SensorError) { containerParents.insert(cgroupID) }
     func removeContainerParent(cgroupID: UInt64) throws(SensorError) { containerParents.remove(cgroupID) }

@@ -57,7 +57,10 @@ import Testing
         let podRequests = f.server.requests.filter { $0.path == "/api/v1/pods" }
         #expect(podRequests.allSatisfy { $0.query["fieldSelector"] == "spec.nodeName=node-1" })
         #expect(podRequests.contains { $0.query["continue"] != nil })
-        #expect(podRequests.contains { $0.query["watch"] == "1" && $0.query["allowWatchBookmarks"] == "true" })
+        // The watch follows the list (podsSynced is posted in between): wait for it.
+        #expect(await eventually { f.server.requests.contains {
+            $0.path == "/api/v1/pods" && $0.query["watch"] == "1" && $0.query["allowWatchBookmarks"] == "true"
+        } })
         await f.stop()
     }
 

@@ -1,0 +1,1 @@
+../DefendKubernetesTests/FakeAPIServer.swift
