@@ -99,6 +99,8 @@ public final class DiskQueue: @unchecked Sendable {
     private var logFrames: [UInt8] = []
     // Reader (under the lock, sender thread): the block read from a segment, reused.
     private var readBuffer: [UInt8] = []
+    /// The bytes of an acknowledged batch, given back by the sender (`recycle`) for the next batch.
+    private var spareBatchBytes: [UInt8] = []
 
     /// Opens (or creates) the queue, recovering what a previous run left: segments after the
     /// acknowledged position are kept, a torn tail is cut.
@@ -424,7 +426,9 @@ public final class DiskQueue: @unchecked Sendable {
                 var filled = 0         // bytes of buffer holding the file from `base`
                 var pos = 0            // next frame in buffer
                 var readFailed = false
-                var batchBytes: [UInt8] = []
+                var batchBytes = spareBatchBytes
+                spareBatchBytes = []
+                batchBytes.removeAll(keepingCapacity: true)
                 var spans: [DocumentSpan] = []
                 spans.reserveCapacity(min(maxDocuments, 4096))
                 /// Makes buffer[pos..<pos+need] hold the file (need <= what is left of the segment).
@@ -468,7 +472,7 @@ public final class DiskQueue: @unchecked Sendable {
                         let start = pos + Self.headerBytes
                         ok = buffer.withUnsafeBytes { Self.checksum(meta: meta, payload: UnsafeRawBufferPointer(rebasing: $0[start..<start + len])) } == crc
                         if ok {
-                            if batchBytes.isEmpty {
+                            if batchBytes.isEmpty, batchBytes.capacity < min(maxBytes, maxDocuments * (len + 64)) + len {
                                 // About what the batch will hold, so that it grows rarely.
                                 batchBytes.reserveCapacity(min(maxBytes, maxDocuments * (len + 64)) + len)
                             }
@@ -489,10 +493,10 @@ public final class DiskQueue: @unchecked Sendable {
                 }
                 if readFailed {
                     log(.error, "disk queue: cannot read segment \(seg.id): \(String(cString: strerror(errno)))")
-                    if spans.isEmpty { return nil }
+                    if spans.isEmpty { spareBatchBytes = batchBytes; return nil }
                 }
                 let pos64 = base + Int64(pos)
-                guard !spans.isEmpty else { return nil }
+                guard !spans.isEmpty else { spareBatchBytes = batchBytes; return nil }
                 s.lanes[lane].read.offset = pos64
                 s.lanes[lane].framesRead += spans.count
                 return QueueBatch(lane: kind, bytes: batchBytes, spans: spans, end: s.lanes[lane].read)
@@ -515,6 +519,15 @@ public final class DiskQueue: @unchecked Sendable {
             s.lanes[lane].unacked -= batch.spans.count
             if persistNow { persist(&s, lane: lane) }
         }
+    }
+
+    /// Takes back the bytes of a batch the sender is done with (reused by the next `nextBatch`).
+    public func recycle(_ batch: inout QueueBatch) {
+        var bytes = batch.bytes
+        batch.bytes = []
+        guard bytes.capacity <= Self.keptScratchBytes else { return }
+        bytes.removeAll(keepingCapacity: true)
+        state.withLock { _ in spareBatchBytes = bytes }
     }
 
     /// Persists acknowledged positions and deletes sent segments (sender thread, rate-limited by it).

@@ -130,11 +130,12 @@ public final class ElasticsearchOutput: DocumentOutput, @unchecked Sendable {
         while true {
             let batch = queue.nextBatch(lane: .alerts, maxDocuments: settings.bulkMaxSize, maxBytes: Int(settings.bulkMaxBytes))
                 ?? queue.nextBatch(lane: .logs, maxDocuments: settings.bulkMaxSize, maxBytes: Int(settings.bulkMaxBytes))
-            if let batch {
+            if var batch {
                 unreadHint.wrappingSubtract(batch.spans.count, ordering: .relaxed)
                 do {
                     try deliver(batch)
                     queue.ack(batch)
+                    queue.recycle(&batch)
                     let now = DispatchTime.now().uptimeNanoseconds
                     if now &- lastPersist > 500_000_000 { queue.persistAcks(); lastPersist = now }
                 } catch {
@@ -250,7 +251,7 @@ public final class ElasticsearchOutput: DocumentOutput, @unchecked Sendable {
                     let span = batch.spans[i]
                     let length = Int(span.length)
                     let doc = raw.baseAddress! + offsets[i]
-                    prefixes[Int(span.stream.rawValue)].withUnsafeBytes { prefix in
+                    prefixes[Int(span.stream.rawValue)].withUnsafeBytes { (prefix: UnsafeRawBufferPointer) -> Void in
                         if span.idOffset >= 0, Int(span.idOffset) + DocumentSpan.idLength <= length {
                             put(prefix.baseAddress!, prefix.count)
                             put(doc + Int(span.idOffset), DocumentSpan.idLength)

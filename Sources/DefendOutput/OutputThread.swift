@@ -47,6 +47,10 @@ public final class OutputThread: DocumentSink, @unchecked Sendable {
     private let reopenRequested = Atomic<Bool>(false)
     private let condition = NSCondition()
     private var pending: [DocumentChunk] = []   // guarded by condition
+    /// Emptied chunks the output thread gives back for the pipeline to fill again (at most
+    /// `spareChunks`): no allocation, and no fresh pages to fault in, per chunk.
+    private var spare: [DocumentChunk] = []     // guarded by condition
+    private static let spareChunks = 4
     private var closing = false                  // guarded by condition
     private var finished = false                 // guarded by condition
     private let closeDeadline: Double
@@ -92,13 +96,13 @@ public final class OutputThread: DocumentSink, @unchecked Sendable {
         }
         guard !current.isEmpty else { return }
         let chunk = current
-        current = DocumentChunk()
-        current.bytes.reserveCapacity(chunkBytes + 64 << 10)
         queuedBytes.wrappingAdd(chunk.bytes.count, ordering: .relaxed)
         condition.lock()
         pending.append(chunk)
+        current = spare.popLast() ?? DocumentChunk()
         condition.signal()
         condition.unlock()
+        if current.bytes.capacity < chunkBytes { current.bytes.reserveCapacity(chunkBytes + 64 << 10) }
     }
 
     public func reopen() {
@@ -140,9 +144,20 @@ public final class OutputThread: DocumentSink, @unchecked Sendable {
             let stop = closing && batch.isEmpty
             condition.unlock()
 
-            for chunk in batch {
+            var emptied: [DocumentChunk] = []
+            for var chunk in batch {
                 output.write(chunk)
                 queuedBytes.wrappingSubtract(chunk.bytes.count, ordering: .relaxed)
+                if emptied.count < Self.spareChunks, chunk.bytes.capacity <= chunkBytes + 64 << 10 {
+                    chunk.bytes.removeAll(keepingCapacity: true)
+                    chunk.spans.removeAll(keepingCapacity: true)
+                    emptied.append(chunk)
+                }
+            }
+            if !emptied.isEmpty {
+                condition.lock()
+                while spare.count < Self.spareChunks, let c = emptied.popLast() { spare.append(c) }
+                condition.unlock()
             }
             if reopenRequested.exchange(false, ordering: .relaxed) { output.reopen() }
             let now = DispatchTime.now().uptimeNanoseconds
