@@ -136,16 +136,22 @@ public final class OutputThread: DocumentSink, @unchecked Sendable {
 
     private func loop() {
         var lastTick = DispatchTime.now().uptimeNanoseconds
+        var batch: [DocumentChunk] = []
         while true {
             condition.lock()
             if pending.isEmpty && !closing { _ = condition.wait(until: Date(timeIntervalSinceNow: 0.05)) }
-            let batch = pending
-            pending.removeAll(keepingCapacity: true)
+            swap(&batch, &pending)
             let stop = closing && batch.isEmpty
+            let taken = batch.count
             condition.unlock()
 
+            // Each chunk is released (or kept as a spare) as soon as it is written, before the next
+            // one: the pipeline refills the hand-off as `queuedBytes` goes down, so holding written
+            // chunks until the end of the batch would let the hand-off's memory reach twice its bound.
             var emptied: [DocumentChunk] = []
-            for var chunk in batch {
+            for i in batch.indices {
+                var chunk = DocumentChunk()
+                swap(&chunk, &batch[i])
                 output.write(chunk)
                 queuedBytes.wrappingSubtract(chunk.bytes.count, ordering: .relaxed)
                 if emptied.count < Self.spareChunks, chunk.bytes.capacity <= chunkBytes + 64 << 10 {
@@ -154,6 +160,7 @@ public final class OutputThread: DocumentSink, @unchecked Sendable {
                     emptied.append(chunk)
                 }
             }
+            batch.removeAll(keepingCapacity: true)
             if !emptied.isEmpty {
                 condition.lock()
                 while spare.count < Self.spareChunks, let c = emptied.popLast() { spare.append(c) }
@@ -161,7 +168,7 @@ public final class OutputThread: DocumentSink, @unchecked Sendable {
             }
             if reopenRequested.exchange(false, ordering: .relaxed) { output.reopen() }
             let now = DispatchTime.now().uptimeNanoseconds
-            if now &- lastTick >= 50_000_000 || batch.isEmpty {
+            if now &- lastTick >= 50_000_000 || taken == 0 {
                 output.tick()
                 lastTick = now
             }
