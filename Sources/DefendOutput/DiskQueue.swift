@@ -89,6 +89,18 @@ public final class DiskQueue: @unchecked Sendable {
 
     public static let headerBytes = 12
     static let maxFrameBytes = 64 << 20
+    /// Scratch buffers (frames being written, blocks being read) larger than this are not kept.
+    static let keptScratchBytes = 8 << 20
+    /// The reader reads segments in blocks of about this size.
+    static let readBlockBytes = 1 << 20
+
+    // Writer thread only (`append`): frame buffers reused from chunk to chunk.
+    private var alertFrames: [UInt8] = []
+    private var logFrames: [UInt8] = []
+    // Reader (under the lock, sender thread): the block read from a segment, reused.
+    private var readBuffer: [UInt8] = []
+    /// The bytes of an acknowledged batch, given back by the sender (`recycle`) for the next batch.
+    private var spareBatchBytes: [UInt8] = []
 
     /// Opens (or creates) the queue, recovering what a previous run left: segments after the
     /// acknowledged position are kept, a torn tail is cut.
@@ -250,49 +262,64 @@ public final class DiskQueue: @unchecked Sendable {
     /// enforces `maxSize`. Returns false if the write failed (the documents are counted as dropped).
     @discardableResult
     public func append(_ chunk: DocumentChunk) -> Bool {
-        var frames: [[UInt8]] = [[], []]
-        var counts = [0, 0]
-        frames[0].reserveCapacity(256)
-        frames[1].reserveCapacity(chunk.bytes.count + chunk.spans.count * Self.headerBytes)
-        chunk.bytes.withUnsafeBytes { raw in
-            var offset = 0
-            for span in chunk.spans {
-                let len = Int(span.length)
-                let lane = span.stream.isAlert ? 0 : 1
-                let payload = UnsafeRawBufferPointer(rebasing: raw[offset..<offset + len])
-                let idOffset = span.idOffset >= 0 && span.idOffset < 0xFF_FFFF ? UInt32(span.idOffset) : 0xFF_FFFF
-                let meta = UInt32(span.stream.rawValue) | idOffset << 8
-                let crc = Self.checksum(meta: meta, payload: payload)
-                for v in [UInt32(len), crc, meta] {
-                    frames[lane].append(UInt8(truncatingIfNeeded: v)); frames[lane].append(UInt8(truncatingIfNeeded: v >> 8))
-                    frames[lane].append(UInt8(truncatingIfNeeded: v >> 16)); frames[lane].append(UInt8(truncatingIfNeeded: v >> 24))
+        // Frames are built in two buffers reused from chunk to chunk (writer thread only): one pass,
+        // headers stored as words, payloads copied with memcpy, no allocation per document.
+        var alertBytes = 0, logBytes = 0, alertCount = 0, logCount = 0
+        for span in chunk.spans {
+            if span.stream.isAlert { alertBytes += Int(span.length) + Self.headerBytes; alertCount += 1 }
+            else { logBytes += Int(span.length) + Self.headerBytes; logCount += 1 }
+        }
+        var alerts = alertFrames, logs = logFrames
+        alertFrames = []; logFrames = []
+        defer { alertFrames = alerts; logFrames = logs }
+        if alerts.count < alertBytes { alerts = [UInt8](repeating: 0, count: alertBytes) }
+        if logs.count < logBytes { logs = [UInt8](repeating: 0, count: logBytes) }
+        alerts.withUnsafeMutableBytes { a in
+            logs.withUnsafeMutableBytes { l in
+                chunk.bytes.withUnsafeBytes { raw in
+                    var offset = 0, ao = 0, lo = 0
+                    for span in chunk.spans {
+                        let len = Int(span.length)
+                        let payload = UnsafeRawBufferPointer(rebasing: raw[offset..<offset + len])
+                        let idOffset = span.idOffset >= 0 && span.idOffset < 0xFF_FFFF ? UInt32(span.idOffset) : 0xFF_FFFF
+                        let meta = UInt32(span.stream.rawValue) | idOffset << 8
+                        let crc = Self.checksum(meta: meta, payload: payload)
+                        let out = span.stream.isAlert ? a.baseAddress! + ao : l.baseAddress! + lo
+                        out.storeBytes(of: UInt32(len).littleEndian, toByteOffset: 0, as: UInt32.self)
+                        out.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
+                        out.storeBytes(of: meta.littleEndian, toByteOffset: 8, as: UInt32.self)
+                        if len > 0 { (out + Self.headerBytes).copyMemory(from: payload.baseAddress!, byteCount: len) }
+                        if span.stream.isAlert { ao += Self.headerBytes + len } else { lo += Self.headerBytes + len }
+                        offset += len
+                    }
                 }
-                frames[lane].append(contentsOf: payload)
-                counts[lane] += 1
-                offset += len
             }
         }
         var ok = true
-        for lane in 0..<2 where counts[lane] > 0 {
-            ok = writeFrames(lane: lane, bytes: frames[lane], count: counts[lane]) && ok
+        if alertCount > 0 {
+            ok = alerts.withUnsafeBytes { writeFrames(lane: 0, bytes: UnsafeRawBufferPointer(rebasing: $0[..<alertBytes]), count: alertCount) } && ok
         }
+        if logCount > 0 {
+            ok = logs.withUnsafeBytes { writeFrames(lane: 1, bytes: UnsafeRawBufferPointer(rebasing: $0[..<logBytes]), count: logCount) } && ok
+        }
+        // Bounded scratch: a buffer grown by one unusually large chunk is not kept.
+        if alerts.count > Self.keptScratchBytes { alerts = [] }
+        if logs.count > Self.keptScratchBytes { logs = [] }
         enforceMaxSize()
         return ok
     }
 
-    private func writeFrames(lane: Int, bytes: [UInt8], count: Int) -> Bool {
+    private func writeFrames(lane: Int, bytes raw: UnsafeRawBufferPointer, count: Int) -> Bool {
         let segmentSize = settings.effectiveSegmentSize
         return state.withLock { s -> Bool in
             if s.lanes[lane].segments.last!.bytes >= segmentSize { rotate(&s.lanes[lane]) }
             let fd = s.lanes[lane].writeFD
             var written = 0
             var failure: Int32 = 0
-            bytes.withUnsafeBytes { raw in
-                while written < raw.count {
-                    let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                    if n < 0 { if errno == EINTR { continue }; failure = errno; return }
-                    written += n
-                }
+            while written < raw.count {
+                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 { if errno == EINTR { continue }; failure = errno; break }
+                written += n
             }
             let i = s.lanes[lane].segments.count - 1
             if failure != 0 {
@@ -302,11 +329,11 @@ public final class DiskQueue: @unchecked Sendable {
                 log(.error, "disk queue write failed (\(String(cString: strerror(failure)))); \(count) documents dropped")
                 return false
             }
-            s.lanes[lane].segments[i].bytes += Int64(bytes.count)
+            s.lanes[lane].segments[i].bytes += Int64(raw.count)
             s.lanes[lane].segments[i].frames += count
             s.lanes[lane].unacked += count
             s.lanes[lane].dirty = true
-            s.totalBytes += Int64(bytes.count)
+            s.totalBytes += Int64(raw.count)
             return true
         }
     }
@@ -387,56 +414,90 @@ public final class DiskQueue: @unchecked Sendable {
                     s.lanes[lane].readFDSegment = seg.id
                 }
                 let fd = s.lanes[lane].readFD
-                let available = Int(seg.bytes - offset)
-                let want = min(available, maxBytes + maxDocuments * Self.headerBytes)
-                var block = [UInt8](repeating: 0, count: max(want, Self.headerBytes))
-                let got = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(offset)) }
-                guard got > 0 else {
-                    log(.error, "disk queue: cannot read segment \(seg.id): \(String(cString: strerror(errno)))")
-                    return nil
-                }
-                var batchBytes: [UInt8] = []
-                batchBytes.reserveCapacity(got)
+                // The segment is read in blocks into a reused buffer (no zero-filled allocation per
+                // batch, nothing read twice); each frame's payload is checked against its CRC and
+                // copied once into the batch.
+                let segmentEnd = seg.bytes
+                var buffer = readBuffer
+                readBuffer = []
+                defer { readBuffer = buffer.count > Self.keptScratchBytes ? [] : buffer }
+                if buffer.count < Self.readBlockBytes { buffer = [UInt8](repeating: 0, count: Self.readBlockBytes) }
+                var base = offset      // file offset of buffer[0]
+                var filled = 0         // bytes of buffer holding the file from `base`
+                var pos = 0            // next frame in buffer
+                var readFailed = false
+                var batchBytes = spareBatchBytes
+                spareBatchBytes = []
+                batchBytes.removeAll(keepingCapacity: true)
                 var spans: [DocumentSpan] = []
-                var pos = 0
-                var frameBuffer = [UInt8](repeating: 0, count: Self.headerBytes)
-                while spans.count < maxDocuments, pos + Self.headerBytes <= got {
-                    for i in 0..<Self.headerBytes { frameBuffer[i] = block[pos + i] }
-                    let (len, crc, meta) = Self.decodeHeader(frameBuffer)
-                    if pos + Self.headerBytes + len > got {
-                        if spans.isEmpty, len <= Self.maxFrameBytes, Int64(pos + Self.headerBytes + len) <= Int64(available) {
-                            // One frame larger than the block: read it whole.
-                            block = [UInt8](repeating: 0, count: Self.headerBytes + len)
-                            _ = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, Self.headerBytes + len, off_t(offset)) }
-                            pos = 0
-                            let ok = block.withUnsafeBytes { Self.checksum(meta: meta, payload: UnsafeRawBufferPointer(rebasing: $0[Self.headerBytes...])) } == crc
-                            if ok {
-                                batchBytes.append(contentsOf: block[Self.headerBytes...])
-                                spans.append(Self.span(meta: meta, length: len))
-                                pos = Self.headerBytes + len
+                spans.reserveCapacity(min(maxDocuments, 4096))
+                /// Makes buffer[pos..<pos+need] hold the file (need <= what is left of the segment).
+                func ensure(_ need: Int) -> Bool {
+                    if filled - pos >= need { return true }
+                    if pos > 0 {
+                        let keep = filled - pos
+                        if keep > 0 {
+                            buffer.withUnsafeMutableBytes { b in
+                                (b.baseAddress!).copyMemory(from: b.baseAddress! + pos, byteCount: keep)
                             }
                         }
-                        break
+                        base += Int64(pos); filled = keep; pos = 0
                     }
-                    if !spans.isEmpty, batchBytes.count + len > maxBytes { break }
-                    let start = pos + Self.headerBytes
-                    let ok = block.withUnsafeBytes { Self.checksum(meta: meta, payload: UnsafeRawBufferPointer(rebasing: $0[start..<start + len])) } == crc
-                    if !ok {
-                        // Corrupt in the middle (not a torn tail): skip the rest of this segment, counted.
-                        let lost = seg.frames - s.lanes[lane].framesRead - spans.count
-                        log(.error, "disk queue: corrupt frame in segment \(seg.id); \(lost) documents skipped")
-                        s.corrupt += UInt64(max(lost, 0))
-                        s.lanes[lane].unacked -= max(lost, 0)
-                        s.lanes[lane].segments[segIndex].bytes = offset + Int64(pos)
-                        s.lanes[lane].segments[segIndex].frames = s.lanes[lane].framesRead + spans.count
-                        break
+                    if buffer.count < need { buffer.append(contentsOf: repeatElement(0, count: need - buffer.count)) }
+                    // Read what this batch is likely to need (from the frames seen so far), at least `need`.
+                    let average = spans.isEmpty ? 2048 : Int(base + Int64(pos) - offset) / spans.count + 1
+                    let likely = (maxDocuments - spans.count) * average + Self.headerBytes
+                    let wanted = min(buffer.count, max(need, min(likely, maxBytes - batchBytes.count + 64 * Self.headerBytes)))
+                    let target = min(wanted, Int(segmentEnd - base))
+                    while filled < target {
+                        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, target - filled, off_t(base) + off_t(filled)) }
+                        if n < 0 && errno == EINTR { continue }
+                        if n <= 0 { readFailed = true; return false }
+                        filled += n
                     }
-                    batchBytes.append(contentsOf: block[start..<start + len])
-                    spans.append(Self.span(meta: meta, length: len))
-                    pos = start + len
+                    return filled - pos >= need
                 }
-                guard !spans.isEmpty else { return nil }
-                s.lanes[lane].read.offset = offset + Int64(pos)
+                while spans.count < maxDocuments, base + Int64(pos) + Int64(Self.headerBytes) <= segmentEnd {
+                    guard ensure(Self.headerBytes) else { break }
+                    let (len, crc, meta) = buffer.withUnsafeBytes { b -> (Int, UInt32, UInt32) in
+                        (Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: pos, as: UInt32.self))),
+                         UInt32(littleEndian: b.loadUnaligned(fromByteOffset: pos + 4, as: UInt32.self)),
+                         UInt32(littleEndian: b.loadUnaligned(fromByteOffset: pos + 8, as: UInt32.self)))
+                    }
+                    let frameEnd = base + Int64(pos + Self.headerBytes + len)
+                    var ok = len > 0 && len <= Self.maxFrameBytes && frameEnd <= segmentEnd
+                    if ok {
+                        if !spans.isEmpty, batchBytes.count + len > maxBytes { break }
+                        guard ensure(Self.headerBytes + len) else { break }
+                        let start = pos + Self.headerBytes
+                        ok = buffer.withUnsafeBytes { Self.checksum(meta: meta, payload: UnsafeRawBufferPointer(rebasing: $0[start..<start + len])) } == crc
+                        if ok {
+                            if batchBytes.isEmpty, batchBytes.capacity < min(maxBytes, maxDocuments * (len + 64)) + len {
+                                // About what the batch will hold, so that it grows rarely.
+                                batchBytes.reserveCapacity(min(maxBytes, maxDocuments * (len + 64)) + len)
+                            }
+                            buffer.withUnsafeBytes { batchBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[start..<start + len])) }
+                            spans.append(Self.span(meta: meta, length: len))
+                            pos = start + len
+                            continue
+                        }
+                    }
+                    // Corrupt in the middle (not a torn tail): skip the rest of this segment, counted.
+                    let lost = seg.frames - s.lanes[lane].framesRead - spans.count
+                    log(.error, "disk queue: corrupt frame in segment \(seg.id); \(lost) documents skipped")
+                    s.corrupt += UInt64(max(lost, 0))
+                    s.lanes[lane].unacked -= max(lost, 0)
+                    s.lanes[lane].segments[segIndex].bytes = base + Int64(pos)
+                    s.lanes[lane].segments[segIndex].frames = s.lanes[lane].framesRead + spans.count
+                    break
+                }
+                if readFailed {
+                    log(.error, "disk queue: cannot read segment \(seg.id): \(String(cString: strerror(errno)))")
+                    if spans.isEmpty { spareBatchBytes = batchBytes; return nil }
+                }
+                let pos64 = base + Int64(pos)
+                guard !spans.isEmpty else { spareBatchBytes = batchBytes; return nil }
+                s.lanes[lane].read.offset = pos64
                 s.lanes[lane].framesRead += spans.count
                 return QueueBatch(lane: kind, bytes: batchBytes, spans: spans, end: s.lanes[lane].read)
             }
@@ -458,6 +519,15 @@ public final class DiskQueue: @unchecked Sendable {
             s.lanes[lane].unacked -= batch.spans.count
             if persistNow { persist(&s, lane: lane) }
         }
+    }
+
+    /// Takes back the bytes of a batch the sender is done with (reused by the next `nextBatch`).
+    public func recycle(_ batch: inout QueueBatch) {
+        var bytes = batch.bytes
+        batch.bytes = []
+        guard bytes.capacity <= Self.keptScratchBytes else { return }
+        bytes.removeAll(keepingCapacity: true)
+        state.withLock { _ in spareBatchBytes = bytes }
     }
 
     /// Persists acknowledged positions and deletes sent segments (sender thread, rate-limited by it).

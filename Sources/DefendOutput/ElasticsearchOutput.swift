@@ -1,5 +1,6 @@
 import DefendECS
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Synchronization
 
@@ -29,8 +30,8 @@ public final class ElasticsearchOutput: DocumentOutput, @unchecked Sendable {
 
     // Sender thread only.
     private var prefixes: [[UInt8]] = []
-    private var body: [UInt8] = []
-    private var compressed: [UInt8] = []
+    private var body = ByteBuffer()
+    private var compressed = ByteBuffer()
     private let gzip: GzipCompressor?
     private var lastPersist: UInt64 = 0
     private var failingReported = false
@@ -129,11 +130,12 @@ public final class ElasticsearchOutput: DocumentOutput, @unchecked Sendable {
         while true {
             let batch = queue.nextBatch(lane: .alerts, maxDocuments: settings.bulkMaxSize, maxBytes: Int(settings.bulkMaxBytes))
                 ?? queue.nextBatch(lane: .logs, maxDocuments: settings.bulkMaxSize, maxBytes: Int(settings.bulkMaxBytes))
-            if let batch {
+            if var batch {
                 unreadHint.wrappingSubtract(batch.spans.count, ordering: .relaxed)
                 do {
                     try deliver(batch)
                     queue.ack(batch)
+                    queue.recycle(&batch)
                     let now = DispatchTime.now().uptimeNanoseconds
                     if now &- lastPersist > 500_000_000 { queue.persistAcks(); lastPersist = now }
                 } catch {
@@ -173,12 +175,13 @@ public final class ElasticsearchOutput: DocumentOutput, @unchecked Sendable {
             var payload = body
             var gzipped = false
             if let gzip {
-                let ok = body.withUnsafeBytes { gzip.compress($0, into: &compressed) }
+                let ok = body.withUnsafeReadableBytes { gzip.compress($0, into: &compressed) }
                 if ok { payload = compressed; gzipped = true }
             }
             let started = DispatchTime.now().uptimeNanoseconds
             let result = transport.request(.POST, "/_bulk?filter_path=errors,items.*.status,items.*.error",
-                                           body: payload, contentType: "application/x-ndjson", gzip: gzipped)
+                                           buffer: payload, contentType: "application/x-ndjson", gzip: gzipped)
+            payload = ByteBuffer()  // the request's reference is gone: body and compressed are reused unshared
             let seconds = Double(DispatchTime.now().uptimeNanoseconds &- started) / 1e9
             stats.withLock { $0.bulkRequests += 1; $0.bulkLatencySecondsSum += seconds }
             var retryAfter: Double?
@@ -233,23 +236,35 @@ public final class ElasticsearchOutput: DocumentOutput, @unchecked Sendable {
         return ceiling / 2 + Double.random(in: 0...(ceiling / 2), using: &rng)
     }
 
+    /// The NDJSON body of `items` into `body` (reused; one pass of memcpy, no allocation per document).
     private func buildBody(_ batch: QueueBatch, _ items: [Int], _ offsets: [Int]) {
-        body.removeAll(keepingCapacity: true)
+        var size = 0
+        for i in items { size += prefixes[Int(batch.spans[i].stream.rawValue)].count + DocumentSpan.idLength + 5 + Int(batch.spans[i].length) }
+        body.clear()
+        body.reserveCapacity(size)
         batch.bytes.withUnsafeBytes { raw in
-            for i in items {
-                let span = batch.spans[i]
-                let doc = UnsafeRawBufferPointer(rebasing: raw[offsets[i]..<offsets[i] + Int(span.length)])
-                let prefix = prefixes[Int(span.stream.rawValue)]
-                if span.idOffset >= 0, Int(span.idOffset) + DocumentSpan.idLength <= doc.count {
-                    body.append(contentsOf: prefix)
-                    body.append(contentsOf: UnsafeRawBufferPointer(rebasing: doc[Int(span.idOffset)..<Int(span.idOffset) + DocumentSpan.idLength]))
-                    body.append(contentsOf: [0x22, 0x7d, 0x7d, 0x0a])  // "}}\n
-                } else {
-                    body.append(contentsOf: prefix.dropLast(9))  // without ,"_id":"
-                    body.append(contentsOf: [0x7d, 0x7d, 0x0a])
+            body.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                var o = out.baseAddress!
+                func put(_ p: UnsafeRawPointer, _ n: Int) { o.copyMemory(from: p, byteCount: n); o += n }
+                func put(_ b: UInt8) { o.storeBytes(of: b, as: UInt8.self); o += 1 }
+                for i in items {
+                    let span = batch.spans[i]
+                    let length = Int(span.length)
+                    let doc = raw.baseAddress! + offsets[i]
+                    prefixes[Int(span.stream.rawValue)].withUnsafeBytes { (prefix: UnsafeRawBufferPointer) -> Void in
+                        if span.idOffset >= 0, Int(span.idOffset) + DocumentSpan.idLength <= length {
+                            put(prefix.baseAddress!, prefix.count)
+                            put(doc + Int(span.idOffset), DocumentSpan.idLength)
+                            put(0x22); put(0x7d); put(0x7d); put(0x0a)  // "}}\n
+                        } else {
+                            put(prefix.baseAddress!, prefix.count - 9)  // without ,"_id":"
+                            put(0x7d); put(0x7d); put(0x0a)
+                        }
+                    }
+                    if length > 0 { put(doc, length) }
+                    if length == 0 || raw[offsets[i] + length - 1] != 0x0a { put(0x0a) }
                 }
-                body.append(contentsOf: doc)
-                if doc.last != 0x0a { body.append(0x0a) }
+                return o - out.baseAddress!
             }
         }
     }

@@ -76,6 +76,12 @@ public final class ElasticsearchTransport: @unchecked Sendable {
     /// for the following request. `path` starts with "/".
     public func request(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
                         gzip: Bool = false, timeout: Double? = nil) -> HTTPResult {
+        request(method, path, buffer: body.map { ByteBuffer(bytes: $0) }, contentType: contentType, gzip: gzip, timeout: timeout)
+    }
+
+    /// The same with the body already in a `ByteBuffer` (the bulk body is built in one, not copied).
+    public func request(_ method: HTTPMethod, _ path: String, buffer body: ByteBuffer?, contentType: String = "application/json",
+                        gzip: Bool = false, timeout: Double? = nil) -> HTTPResult {
         let host = hosts[current]
         var headers = HTTPHeaders()
         if let auth = authorization { headers.add(name: "Authorization", value: auth) }
@@ -87,7 +93,7 @@ public final class ElasticsearchTransport: @unchecked Sendable {
         let request: HTTPClient.Request
         do {
             request = try HTTPClient.Request(url: host + path, method: method, headers: headers,
-                                             body: body.map { .byteBuffer(ByteBuffer(bytes: $0)) })
+                                             body: body.map { .byteBuffer($0) })
         } catch {
             return .failure("invalid URL \(host)\(path)")
         }

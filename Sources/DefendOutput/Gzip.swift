@@ -2,7 +2,7 @@ import CZlib
 
 /// gzip of a whole request body with a reused zlib stream (one deflateReset per body, not an init).
 final class GzipCompressor {
-    private var stream = z_stream()
+    fileprivate var stream = z_stream()
     private let level: Int32
     private var initialized = false
 
@@ -11,13 +11,19 @@ final class GzipCompressor {
     deinit { if initialized { deflateEnd(&stream) } }
 
     /// Compresses `input` into `output` (replaced). Returns false on a zlib error.
-    func compress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Bool {
+    /// Starts a new gzip member on the reused stream.
+    fileprivate func beginStream() -> Bool {
         if !initialized {
             guard defend_deflate_init_gzip(&stream, level) == Z_OK else { return false }
             initialized = true
         } else {
             deflateReset(&stream)
         }
+        return true
+    }
+
+    func compress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Bool {
+        if !beginStream() { return false }
         let bound = Int(deflateBound(&stream, uLong(input.count))) + 32
         if output.count < bound { output = [UInt8](repeating: 0, count: bound) }
         var produced = 0
@@ -33,6 +39,27 @@ final class GzipCompressor {
         guard result == Z_STREAM_END else { return false }
         output.removeSubrange(produced...)
         return true
+    }
+}
+
+import NIOCore
+
+extension GzipCompressor {
+    /// Compresses `input` into `output` (cleared first, storage reused). Returns false on a zlib error.
+    func compress(_ input: UnsafeRawBufferPointer, into output: inout ByteBuffer) -> Bool {
+        if !beginStream() { return false }
+        let bound = Int(deflateBound(&stream, uLong(input.count))) + 32
+        output.clear()
+        var result: Int32 = Z_STREAM_ERROR
+        output.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = uInt(input.count)
+            stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.avail_out = uInt(out.count)
+            result = deflate(&stream, Z_FINISH)
+            return out.count - Int(stream.avail_out)
+        }
+        return result == Z_STREAM_END
     }
 }
 

@@ -47,6 +47,10 @@ public final class OutputThread: DocumentSink, @unchecked Sendable {
     private let reopenRequested = Atomic<Bool>(false)
     private let condition = NSCondition()
     private var pending: [DocumentChunk] = []   // guarded by condition
+    /// Emptied chunks the output thread gives back for the pipeline to fill again (at most
+    /// `spareChunks`): no allocation, and no fresh pages to fault in, per chunk.
+    private var spare: [DocumentChunk] = []     // guarded by condition
+    private static let spareChunks = 4
     private var closing = false                  // guarded by condition
     private var finished = false                 // guarded by condition
     private let closeDeadline: Double
@@ -92,13 +96,13 @@ public final class OutputThread: DocumentSink, @unchecked Sendable {
         }
         guard !current.isEmpty else { return }
         let chunk = current
-        current = DocumentChunk()
-        current.bytes.reserveCapacity(chunkBytes + 64 << 10)
         queuedBytes.wrappingAdd(chunk.bytes.count, ordering: .relaxed)
         condition.lock()
         pending.append(chunk)
+        current = spare.popLast() ?? DocumentChunk()
         condition.signal()
         condition.unlock()
+        if current.bytes.capacity < chunkBytes { current.bytes.reserveCapacity(chunkBytes + 64 << 10) }
     }
 
     public func reopen() {
@@ -132,21 +136,39 @@ public final class OutputThread: DocumentSink, @unchecked Sendable {
 
     private func loop() {
         var lastTick = DispatchTime.now().uptimeNanoseconds
+        var batch: [DocumentChunk] = []
         while true {
             condition.lock()
             if pending.isEmpty && !closing { _ = condition.wait(until: Date(timeIntervalSinceNow: 0.05)) }
-            let batch = pending
-            pending.removeAll(keepingCapacity: true)
+            swap(&batch, &pending)
             let stop = closing && batch.isEmpty
+            let taken = batch.count
             condition.unlock()
 
-            for chunk in batch {
+            // Each chunk is released (or kept as a spare) as soon as it is written, before the next
+            // one: the pipeline refills the hand-off as `queuedBytes` goes down, so holding written
+            // chunks until the end of the batch would let the hand-off's memory reach twice its bound.
+            var emptied: [DocumentChunk] = []
+            for i in batch.indices {
+                var chunk = DocumentChunk()
+                swap(&chunk, &batch[i])
                 output.write(chunk)
                 queuedBytes.wrappingSubtract(chunk.bytes.count, ordering: .relaxed)
+                if emptied.count < Self.spareChunks, chunk.bytes.capacity <= chunkBytes + 64 << 10 {
+                    chunk.bytes.removeAll(keepingCapacity: true)
+                    chunk.spans.removeAll(keepingCapacity: true)
+                    emptied.append(chunk)
+                }
+            }
+            batch.removeAll(keepingCapacity: true)
+            if !emptied.isEmpty {
+                condition.lock()
+                while spare.count < Self.spareChunks, let c = emptied.popLast() { spare.append(c) }
+                condition.unlock()
             }
             if reopenRequested.exchange(false, ordering: .relaxed) { output.reopen() }
             let now = DispatchTime.now().uptimeNanoseconds
-            if now &- lastTick >= 50_000_000 || batch.isEmpty {
+            if now &- lastTick >= 50_000_000 || taken == 0 {
                 output.tick()
                 lastTick = now
             }

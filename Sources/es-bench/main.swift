@@ -109,19 +109,24 @@ func fill(bytes: Int64) throws {
     var q = QueueSettings(path: dir)
     q.maxSize = bytes
     let output = try ElasticsearchOutput(settings: settings, queue: q, namespace: "default", log: { _, _ in })
-    let sink = OutputThread(output: output, limitBytes: 64 << 20)
+    let sink = OutputThread(output: output)  // the agent's hand-off: 32 MiB (alerts 16 MiB more)
     let docs = (0..<1000).map { document($0, stream: .process) }
     let rss0 = rssMiB()
+    var handoffPeak = 0
     var i = 0
     while output.statistics.queueBytes < UInt64(bytes) - UInt64(bytes / 50) || output.statistics.droppedLogs == 0 {
         for _ in 0..<4096 { let (b, s) = docs[i % docs.count]; sink.append(b, span: s); i += 1 }
         sink.flush()
+        handoffPeak = max(handoffPeak, sink.pendingBytes)
         if i % (4096 * 16) == 0 { usleep(1000) }
     }
     usleep(300_000)
     let s = output.statistics
     print(String(format: "  queue full: %.0f MiB on disk, %llu documents queued, %llu logs dropped (oldest first); RSS %.1f MiB (%.1f MiB before filling)",
                  Double(s.queueBytes) / 1048576, s.documentsQueued, s.droppedLogs, rssMiB(), rss0))
+    print(String(format: "  hand-off peak %.1f MiB (bound %.0f MiB), %llu documents dropped there",
+                 Double(handoffPeak) / 1048576, Double(sink.capacityBytes) / 1048576,
+                 sink.statistics.documentsDropped - s.documentsDropped))
     sink.close()
 }
 
