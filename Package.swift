@@ -87,6 +87,11 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
+        // tools/bench-pipeline: records -> documents through the agent's EventPipeline into each sink, RSS.
+        .executableTarget(name: "pipeline-bench", dependencies: [
+            "DefendAgent", "DefendPolicy", "DefendEvents", "DefendEnrich", "DefendECS", "DefendOutput", "DefendKubernetes",
+        ]),
+
         .testTarget(name: "DefendPolicyTests", dependencies: ["DefendPolicy"]),
         .testTarget(name: "DefendKernelTests", dependencies: ["DefendKernel", "DefendPolicy", "DefendEvents"]),
         .testTarget(name: "DefendEnrichTests", dependencies: ["DefendEnrich", "DefendEvents"]),

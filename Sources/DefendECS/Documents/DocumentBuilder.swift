@@ -22,6 +22,7 @@ public struct DocumentBuilder {
     private let cloudDefendStatic: [UInt8]
     private let scratch = ByteBuffer(capacity: 64 * 1024)
     private let fragments = FragmentCache()
+    private let containerFragments = ContainerFragmentCache()
     private let templates = EventTemplates()
     private let hookPoints = HookPointLists()
     private let spans = SpanScratch()
@@ -145,7 +146,7 @@ public struct DocumentBuilder {
         let idOffset = w.buffer.count - 1 - DocumentSpan.idLength - start
         w.appendRaw(t.rest, comma: false, complete: true)
 
-        if let c = container { writeContainer(&w, c) }
+        if let c = container { w.rawMembers(containerFragment(c)) }
 
         // file
         if case .file(let f) = event.record {
@@ -172,6 +173,19 @@ public struct DocumentBuilder {
         w.newline()
         return DocumentSpan(length: Int32(w.buffer.count - start), idOffset: Int32(idOffset),
                             stream: alert ? .alerts : (desc.isProcess ? .process : .file))
+    }
+
+    /// `container` and `orchestrator`, serialised once per container description (the pod's labels and
+    /// annotations are sorted and joined there): documents of the same container repeat them.
+    private func containerFragment(_ c: ContainerContext) -> [UInt8] {
+        if let cached = containerFragments.lookup(c) { return cached }
+        let buf = containerFragments.scratch
+        buf.removeAll()
+        var w = JSONWriter(buffer: buf, maxStringBytes: config.maxStringBytes)
+        writeContainer(&w, c)
+        let bytes = buf.bytes
+        containerFragments.store(c, bytes: bytes)
+        return bytes
     }
 
     private func writeContainer(_ w: inout JSONWriter, _ c: ContainerContext) {
@@ -375,6 +389,25 @@ final class FragmentCache {
     func store(pid: Int32, start: UInt64, revision: UInt64, bytes: [UInt8]) {
         if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
         entries[pid] = Entry(start: start, revision: revision, bytes: bytes)
+    }
+}
+
+/// Serialised `container` + `orchestrator` members by container id, valid while the description is
+/// the same (compared whole: a pod update, a late image or the cluster id gives new bytes).
+final class ContainerFragmentCache {
+    private struct Entry { var context: ContainerContext; var bytes: [UInt8] }
+    private var entries: [String: Entry] = [:]
+    let scratch = ByteBuffer(capacity: 8 * 1024)
+    var limit = 4096
+
+    func lookup(_ c: ContainerContext) -> [UInt8]? {
+        guard let e = entries[c.id], e.context == c else { return nil }
+        return e.bytes
+    }
+
+    func store(_ c: ContainerContext, bytes: [UInt8]) {
+        if entries[c.id] == nil, entries.count >= limit { entries.removeAll(keepingCapacity: true) }
+        entries[c.id] = Entry(context: c, bytes: bytes)
     }
 }
 
