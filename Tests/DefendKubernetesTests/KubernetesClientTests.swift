@@ -15,7 +15,8 @@ final class UpdateLog: Sendable {
 }
 
 /// Waits (at most `seconds`) for `condition`; the wait bounds a test, it measures nothing.
-func eventually(_ seconds: Double = 15, _ condition: () -> Bool) async -> Bool {
+/// Polls `condition` until it holds; the bound only matters when it never does (a loaded CI machine is slow).
+func eventually(_ seconds: Double = 60, _ condition: () -> Bool) async -> Bool {
     let end = Date().addingTimeInterval(seconds)
     while Date() < end {
         if condition() { return true }
