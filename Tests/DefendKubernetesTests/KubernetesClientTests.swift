@@ -14,8 +14,8 @@ final class UpdateLog: Sendable {
     func deleted(_ uid: String) -> Bool { all.contains(.podDeleted(uid: uid)) }
 }
 
-/// Waits (at most `seconds`) for `condition`; the wait bounds a test, it measures nothing.
-/// Polls `condition` until it holds; the bound only matters when it never does (a loaded CI machine is slow).
+/// Waits (at most `seconds`) for `condition`; the wait bounds a test, it measures nothing (a generous bound:
+/// success returns at once, and a loaded CI machine is slow).
 func eventually(_ seconds: Double = 60, _ condition: () -> Bool) async -> Bool {
     let end = Date().addingTimeInterval(seconds)
     while Date() < end {
