@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Defend needs to build, run and test (only those missing).
 #   build: libbpf-dev bpftool libelf-dev zlib1g-dev (clang with the BPF target comes with Swift)
-#   VM tests: qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio, python3 (scenario checks),
+#   VM tests: qemu-system-x86 busybox-static cpio, python3 (scenario checks),
 #             libc6-dev (static guest helpers), binutils (strip)
 #   container tests: containerd runc;  benchmark comparison: auditd
 set -euo pipefail
-packages=(libbpf-dev bpftool libelf-dev zlib1g-dev qemu-system-x86 linux-image-cloud-amd64 busybox-static
+packages=(libbpf-dev bpftool libelf-dev zlib1g-dev qemu-system-x86 busybox-static
           cpio containerd runc auditd util-linux procps python3 libc6-dev binutils)
 missing=()
 for p in "${packages[@]}"; do
