@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "defend_abi.h"
+#include "defend_loop.h"
 
 #define EPERM 1
 #define S_IFMT 00170000
@@ -37,7 +38,8 @@ struct {
     __uint(max_entries, 8 << 20); /* userspace sets the configured size before load */
 } events SEC(".maps");
 
-/* bpf_ringbuf_reserve failures by enum defend_event_type. */
+/* bpf_ringbuf_reserve failures by enum defend_event_type. Per-CPU, so a plain increment suffices: clang
+ * 20+ emits __sync_fetch_and_add as atomic_fetch_add (BPF_FETCH, Linux 5.12+), which 5.10 refuses. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, DEFEND_EV_TYPE_COUNT);
@@ -107,7 +109,7 @@ static __always_inline void count_loss(__u32 type)
 {
     __u64 *n = bpf_map_lookup_elem(&losses, &type);
     if (n)
-        __sync_fetch_and_add(n, 1);
+        *n += 1;
 }
 
 /*
@@ -296,7 +298,7 @@ static __always_inline __u32 resolve_path(struct scratch *s, int slot, struct vf
         .done = 0,
     };
     s->walk[WALK_END] = 0;
-    bpf_loop(DEFEND_MAX_DEPTH + 16, walk_step, &c, 0);
+    DEFEND_LOOP(DEFEND_MAX_DEPTH + 16, walk_step, &c);
     /* walk_step may have looked the scratch up again: same per-CPU value, so `s` stays valid. */
     __u32 pos = c.pos & (DEFEND_PATH_MAX - 1);
     __u32 len = WALK_END - pos;
@@ -419,7 +421,7 @@ static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, _
     };
     if (c.len == 0 || c.len >= DEFEND_PATH_MAX)
         return 0;
-    bpf_loop(DEFEND_PATH_MAX / MATCH_STRIDE, match_step, &c, 0);
+    DEFEND_LOOP(DEFEND_PATH_MAX / MATCH_STRIDE, match_step, &c);
     __u64 m = c.mask;
     if (c.parent_len != 0xffffffff)
         m |= lookup_path(c.parent_hash, gen, c.parent_len, section, DEFEND_PATH_CHILD, slot & 1);
@@ -542,7 +544,7 @@ static __always_inline void policy_fire(struct verdict *v, struct defend_policy 
         .m = m, .sel = 0, .actions = 0, .gen = v->gen, .section = section,
         .count = p->response_count[section & 1],
     };
-    bpf_loop(DEFEND_MAX_RULES, fire_step, &c, 0);
+    DEFEND_LOOP(DEFEND_MAX_RULES, fire_step, &c);
     v->actions = c.actions;
     v->selectors = m & c.sel;
 }

@@ -347,7 +347,7 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
     const char *fname = BPF_CORE_READ(bprm, filename);
     bpf_probe_read_kernel_str(s->path[1], DEFEND_PATH_MAX, fname);
     struct slash_ctx sc = { .last = 0, .len = 0 };
-    bpf_loop(DEFEND_PATH_MAX, slash_step, &sc, 0);
+    DEFEND_LOOP(DEFEND_PATH_MAX, slash_step, &sc);
     __builtin_memset(s->name, 0, sizeof(s->name));
     bpf_probe_read_kernel_str(s->name, 16, &s->path[1][sc.last & (DEFEND_PATH_MAX - 1)]);
 
