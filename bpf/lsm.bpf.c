@@ -85,11 +85,10 @@ static __always_inline int file_decide(struct file_op *f)
         return 0;
 
     resolve_path(s, 0, f->mnt, f->dentry);
-    if (m & ~p->path_any_mask[DEFEND_SECTION_FILE])
-        m &= p->path_any_mask[DEFEND_SECTION_FILE] | path_mask(s, 0, v.gen, DEFEND_SECTION_FILE);
+    __u64 unknown = path_condition(s, 0, p, v.gen, DEFEND_SECTION_FILE, &m);
     if (!m)
         return 0;
-    policy_fire(&v, p, DEFEND_SECTION_FILE, m);
+    policy_fire(&v, p, DEFEND_SECTION_FILE, m, unknown);
     if (!v.actions)
         return 0;
 
@@ -101,22 +100,18 @@ static __always_inline int file_decide(struct file_op *f)
     }
     fill_header(&e->h, DEFEND_EV_FILE, f->hook, &v, f->op);
     e->h.flags |= vflags | f->flags | (deny ? DEFEND_F_DENIED : 0);
-    if (s->path_trunc[0])
-        e->h.flags |= DEFEND_F_PATH_TRUNCATED;
+    e->h.flags |= path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
     fill_task(&e->task, cur);
     e->mode = f->mode;
     e->ino = f->ino;
     e->pad = 0;
-    e->path_len = s->path_len[0] & (DEFEND_PATH_MAX - 1);
-    bpf_probe_read_kernel(e->path, DEFEND_PATH_MAX, s->path[0]);
+    copy_path(e->path, &e->path_len, s, 0);
     e->old_path_len = 0;
     e->old_path[0] = 0;
     if (f->old_dentry) {
         resolve_path(s, 1, f->old_mnt, f->old_dentry);
-        if (s->path_trunc[1])
-            e->h.flags |= DEFEND_F_OLD_PATH_TRUNCATED;
-        e->old_path_len = s->path_len[1] & (DEFEND_PATH_MAX - 1);
-        bpf_probe_read_kernel(e->old_path, DEFEND_PATH_MAX, s->path[1]);
+        e->h.flags |= path_flags(s, 1, DEFEND_F_OLD_PATH_TRUNCATED, DEFEND_F_OLD_PATH_UNRESOLVED);
+        copy_path(e->old_path, &e->old_path_len, s, 1);
     }
     submit(e, urgent(e->h.actions));
     return deny ? -EPERM : 0;
@@ -363,16 +358,13 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
         return -EPERM;
     }
     fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_LSM_BPRM_CHECK, &v, DEFEND_OP_EXEC);
-    e->h.flags |= DEFEND_F_DENIED | (s->path_trunc[0] ? DEFEND_F_PATH_TRUNCATED : 0);
+    e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
     fill_task(&e->task, cur);
     __builtin_memcpy(e->task.comm, s->name, sizeof(e->task.comm));
-    e->filename_len = s->path_len[0] & (DEFEND_PATH_MAX - 1);
-    bpf_probe_read_kernel(e->filename, DEFEND_PATH_MAX, s->path[0]);
+    copy_path(e->filename, &e->filename_len, s, 0);
     resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
-    if (s->path_trunc[1])
-        e->h.flags |= DEFEND_F_CWD_TRUNCATED;
-    e->cwd_len = s->path_len[1] & (DEFEND_PATH_MAX - 1);
-    bpf_probe_read_kernel(e->cwd, DEFEND_PATH_MAX, s->path[1]);
+    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
+    copy_path(e->cwd, &e->cwd_len, s, 1);
     e->argc = BPF_CORE_READ(bprm, argc);
     e->args_len = 0; /* the new argv lives in the not-yet-installed mm */
     submit(e, urgent(e->h.actions));
