@@ -72,7 +72,10 @@ enum defend_hook {
     DEFEND_HOOK_LSM_TASK_ALLOC = 13, /* lsm__task_alloc */
     DEFEND_HOOK_TP_CGROUP_MKDIR = 14,
     DEFEND_HOOK_TP_CGROUP_RMDIR = 15,
-    DEFEND_HOOK_COUNT = 16,
+    DEFEND_HOOK_LSM_PATH_MKDIR = 16,
+    DEFEND_HOOK_LSM_PATH_RMDIR = 17,
+    DEFEND_HOOK_LSM_PATH_SYMLINK = 18,
+    DEFEND_HOOK_COUNT = 19,
 };
 
 enum defend_event_type {
@@ -228,6 +231,8 @@ enum defend_path_kind {
     DEFEND_PATH_CHILD = 1,      /* string is a directory; direct children match (`dir/ *`) */
     DEFEND_PATH_DESCENDANT = 2, /* string is a directory; every descendant matches (`dir/ **`) */
     DEFEND_PATH_NAME = 3,       /* process name (comm, at most 15 bytes) */
+    DEFEND_PATH_ANCESTOR = 4,   /* string is a directory at or above a pattern's base: moving or removing it
+                                   moves the protected tree (directory rename/rmdir sources and targets) */
 };
 
 /*

@@ -483,7 +483,7 @@ static long match_step(__u32 i, void *arg)
  * the path's first DEFEND_PATTERN_MAX bytes can decide: an ancestor or parent directory ends within
  * them, and a longer path equals no string. The scan costs the same for a path of 4095 bytes.
  */
-static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, __u32 section)
+static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, __u32 section, __u32 tree)
 {
     __u32 len = s->path_len[slot & 1];
     struct match_ctx c = {
@@ -505,8 +505,11 @@ static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, _
         m |= lookup_path(c.hash, gen, len, section, DEFEND_PATH_DESCENDANT, slot & 1);
     if (c.has_parent)
         m |= lookup_path(c.parent_hash, gen, c.last_slash, section, DEFEND_PATH_CHILD, slot & 1);
-    if (len < DEFEND_PATTERN_MAX && !(s->path_state[slot & 1] & PATH_CUT))
+    if (len < DEFEND_PATTERN_MAX && !(s->path_state[slot & 1] & PATH_CUT)) {
         m |= lookup_path(c.hash, gen, len, section, DEFEND_PATH_EXACT, slot & 1);
+        if (tree) /* a directory that moves: protected trees at or below it */
+            m |= lookup_path(c.hash, gen, len, section, DEFEND_PATH_ANCESTOR, slot & 1);
+    }
     return m;
 }
 
@@ -569,6 +572,27 @@ static __always_inline int telemetry_verdict(struct verdict *v, struct task_stru
  * opMask[op] & containerMask. Returns the policy (NULL when nothing can match) and the
  * starting selector mask; the caller stops early on 0.
  */
+static __always_inline struct defend_policy *policy_base(struct verdict *v, __u32 section, __u64 cgid, __u64 *cmask_out)
+{
+    __u32 gen;
+    struct defend_policy *p = active_policy(&gen);
+    v->gen = gen;
+    *cmask_out = 0;
+    if (!p)
+        return NULL;
+    v->telemetry = (p->flags & DEFEND_PF_PROCESS_TELEMETRY) != 0;
+    struct defend_container *c = bpf_map_lookup_elem(&containers, &cgid);
+    if (c) {
+        v->flags |= DEFEND_F_IN_CONTAINER;
+        *cmask_out = c->mask[bit01(gen)][bit01(section)];
+    } else {
+        *cmask_out = p->host_mask[bit01(section)];
+    }
+    if (!(p->flags & DEFEND_PF_LOADED))
+        return NULL;
+    return p;
+}
+
 static __always_inline struct defend_policy *policy_start(struct verdict *v, __u32 section, __u32 op, __u64 cgid, __u64 *m)
 {
     __u32 gen;
@@ -645,14 +669,14 @@ static __always_inline void policy_fire(struct verdict *v, struct defend_policy 
  * "unknown" for policy_fire. Costs nothing when no selector of *m has a path condition.
  */
 static __always_inline __u64 path_condition(struct scratch *s, int slot, struct defend_policy *p, __u32 gen,
-                                            __u32 section, __u64 *m)
+                                            __u32 section, __u64 *m, __u32 tree)
 {
     __u64 any = p->path_any_mask[section & 1];
     if (!(*m & ~any))
         return 0;
     if (s->path_state[slot & 1] & PATH_UNRESOLVED)
         return *m & ~any;
-    *m &= any | path_mask(s, slot, gen, section);
+    *m &= any | path_mask(s, slot, gen, section, tree);
     return 0;
 }
 
@@ -678,7 +702,7 @@ static __always_inline void decide_process(struct verdict *v, struct scratch *s,
         } else {
             if (!have_path)
                 resolve_file(s, 0, exe);
-            unknown = path_condition(s, 0, p, v->gen, DEFEND_SECTION_PROCESS, &m);
+            unknown = path_condition(s, 0, p, v->gen, DEFEND_SECTION_PROCESS, &m, 0);
         }
     }
     if (m)

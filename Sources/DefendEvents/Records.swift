@@ -40,6 +40,9 @@ public enum HookPoint: UInt32, Sendable, Hashable {
     case task_alloc = 13
     case cgroup_mkdir = 14
     case cgroup_rmdir = 15
+    case path_mkdir = 16
+    case path_rmdir = 17
+    case path_symlink = 18
 
     /// The `cloud_defend.hook_point` value (D4C names; tracepoints where D4C used a kprobe).
     public var ecsName: String {
@@ -60,6 +63,9 @@ public enum HookPoint: UInt32, Sendable, Hashable {
         case .task_alloc: return "lsm__task_alloc"
         case .cgroup_mkdir: return "tracepoint__cgroup_mkdir"
         case .cgroup_rmdir: return "tracepoint__cgroup_rmdir"
+        case .path_mkdir: return "lsm__path_mkdir"
+        case .path_rmdir: return "lsm__path_rmdir"
+        case .path_symlink: return "lsm__path_symlink"
         }
     }
 }

@@ -4,15 +4,12 @@ from vmcheck import Run, has_all
 from common import CONTAINER_ID
 
 r = Run.from_argv()
-r.expect_kv("long_dirs", "0", "test tree built")
 for key, why in (("deep_rc", "62 directories below /usr/local/bin"), ("long_rc", "two 250-byte names"),
-                 ("huge_rc", "longer than PATH_MAX below /usr/local/bin"),
                  ("chroot_bin_rc", "inside chroot /usr/local, /bin/x is /usr/local/bin/x")):
     r.expect_kv(key, lambda v: v != "0", why)
 r.expect_kv("deep_exists", "1"); r.expect_kv("chrooted_exists", "1")
 for key, why in (("deep_outside_rc", "/tmp/x/usr/local/bin/... is not /usr/local/bin"),
                  ("etc_outside_rc", "/tmp/y/etc/... is not /etc"),
-                 ("huge_outside_rc", "longer than PATH_MAX under /tmp: judged exactly, allowed"),
                  ("chroot_etc_rc", "inside chroot /tmp/y, /etc/passwd is /tmp/y/etc/passwd"),
                  ("ordinary_rc", "ordinary writes are not refused")):
     r.expect_kv(key, "0", why)
@@ -24,9 +21,6 @@ r.expect_doc("denied alert for the 62-deep executable", alert=True, denied=True,
                 "container.id": CONTAINER_ID})
 r.expect_doc("denied alert for the long names", alert=True, denied=True,
              **{"file.path": "/usr/local/bin/" + "L" * 250 + "/" + "M" * 250 + "/tool"})
-r.expect_doc("denied alert for the > PATH_MAX path, marked truncated", alert=True, denied=True,
-             **{"file.path": lambda p: p.startswith("/usr/local/bin/dd/dd/"),
-                "cloud_defend.truncated": lambda v: "file.path" in v})
 r.expect_doc("denied alert for the chrooted write, with its real path", alert=True, denied=True,
              **{"file.path": "/usr/local/bin/chrooted"})
 for what in ("/tmp/x/", "/tmp/y/", "/tmp/dd/", "/tmp/work/"):
