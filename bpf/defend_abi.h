@@ -18,11 +18,15 @@
 #include <linux/types.h>
 #endif
 
-#define DEFEND_PATH_MAX 512   /* path bytes carried or matched, including the NUL */
+#define DEFEND_PATH_MAX 4096  /* path bytes resolved and carried, including the NUL (PATH_MAX) */
+#define DEFEND_PATTERN_MAX 512 /* policy path string bytes, including the NUL */
 #define DEFEND_ARGS_MAX 1024  /* argv bytes (NUL-separated) carried in an exec record */
 #define DEFEND_COMM_LEN 16
 #define DEFEND_MAX_RULES 64   /* selectors (+ responses) per section */
-#define DEFEND_MAX_DEPTH 48   /* path components resolved; deeper paths are truncated (flagged) */
+/* Steps of the path walk (components plus mount crossings): a path deeper than PATH_MAX allows by
+ * name (reached with relative paths) is still walked to the root; one that needs more steps is
+ * unresolved (DEFEND_F_PATH_UNRESOLVED). */
+#define DEFEND_WALK_STEPS 8192
 #define DEFEND_GENERATIONS 2
 
 enum defend_section {
@@ -68,7 +72,10 @@ enum defend_hook {
     DEFEND_HOOK_LSM_TASK_ALLOC = 13, /* lsm__task_alloc */
     DEFEND_HOOK_TP_CGROUP_MKDIR = 14,
     DEFEND_HOOK_TP_CGROUP_RMDIR = 15,
-    DEFEND_HOOK_COUNT = 16,
+    DEFEND_HOOK_LSM_PATH_MKDIR = 16,
+    DEFEND_HOOK_LSM_PATH_RMDIR = 17,
+    DEFEND_HOOK_LSM_PATH_SYMLINK = 18,
+    DEFEND_HOOK_COUNT = 19,
 };
 
 enum defend_event_type {
@@ -84,7 +91,10 @@ enum defend_event_type {
 
 /* defend_event_header.flags */
 #define DEFEND_F_DENIED (1u << 0)          /* the operation was refused (block) */
-#define DEFEND_F_PATH_TRUNCATED (1u << 1)  /* path (or exec filename) longer than the buffer */
+/* The path (exec: the executable) is longer than PATH_MAX: the field holds its first bytes, cut at a
+ * component boundary. The decision was made on the whole path (policy strings are shorter than
+ * DEFEND_PATTERN_MAX, so the first bytes decide). */
+#define DEFEND_F_PATH_TRUNCATED (1u << 1)
 #define DEFEND_F_ARGS_TRUNCATED (1u << 2)
 #define DEFEND_F_CWD_TRUNCATED (1u << 3)
 #define DEFEND_F_OLD_PATH_TRUNCATED (1u << 4)
@@ -92,6 +102,14 @@ enum defend_event_type {
 #define DEFEND_F_IN_VOLUME_MOUNT (1u << 6) /* file target is on a mount other than the task's root mount */
 #define DEFEND_F_FILE_MOUNT (1u << 7)      /* ... and that mount's root is a file (bind-mounted file) */
 #define DEFEND_F_WAS_EXECUTABLE (1u << 8)  /* file target had an execute bit before the operation */
+/* The path could not be resolved from the root of the mount namespace: more than DEFEND_WALK_STEPS
+ * steps, or not reachable from that root (a lazily unmounted or open_tree()-detached mount, another
+ * namespace's mount, an internal mount, a disconnected dentry). The field holds the part that was
+ * resolved, without a leading '/': it is not an absolute path and is never matched as one. Path
+ * conditions treat it as "may match": a block that could apply refuses (fail closed) with an alert. */
+#define DEFEND_F_PATH_UNRESOLVED (1u << 9)
+#define DEFEND_F_OLD_PATH_UNRESOLVED (1u << 10)
+#define DEFEND_F_CWD_UNRESOLVED (1u << 11)
 
 struct defend_event_header {
     __u32 type;              /* enum defend_event_type */
@@ -213,6 +231,8 @@ enum defend_path_kind {
     DEFEND_PATH_CHILD = 1,      /* string is a directory; direct children match (`dir/ *`) */
     DEFEND_PATH_DESCENDANT = 2, /* string is a directory; every descendant matches (`dir/ **`) */
     DEFEND_PATH_NAME = 3,       /* process name (comm, at most 15 bytes) */
+    DEFEND_PATH_ANCESTOR = 4,   /* string is a directory at or above a pattern's base: moving or removing it
+                                   moves the protected tree (directory rename/rmdir sources and targets) */
 };
 
 /*
@@ -230,7 +250,7 @@ struct defend_path_key {
 
 struct defend_path_value {
     __u64 mask;
-    char str[DEFEND_PATH_MAX];
+    char str[DEFEND_PATTERN_MAX];
 };
 
 #define DEFEND_FNV_OFFSET 0xcbf29ce484222325ULL

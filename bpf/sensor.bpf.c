@@ -77,16 +77,12 @@ int BPF_PROG(defend_exec, struct task_struct *task, pid_t old_pid, struct linux_
     }
     fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_TP_EXEC, &v, DEFEND_OP_EXEC);
     fill_task(&e->task, task);
-    if (s->path_trunc[0])
-        e->h.flags |= DEFEND_F_PATH_TRUNCATED;
-    e->filename_len = s->path_len[0] & (DEFEND_PATH_MAX - 1);
-    bpf_probe_read_kernel(e->filename, DEFEND_PATH_MAX, s->path[0]);
+    e->h.flags |= path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
+    copy_path(e->filename, &e->filename_len, s, 0);
     /* cwd goes into slot 1 */
     resolve_path(s, 1, BPF_CORE_READ(task, fs, pwd.mnt), BPF_CORE_READ(task, fs, pwd.dentry));
-    if (s->path_trunc[1])
-        e->h.flags |= DEFEND_F_CWD_TRUNCATED;
-    e->cwd_len = s->path_len[1] & (DEFEND_PATH_MAX - 1);
-    bpf_probe_read_kernel(e->cwd, DEFEND_PATH_MAX, s->path[1]);
+    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
+    copy_path(e->cwd, &e->cwd_len, s, 1);
     e->argc = BPF_CORE_READ(bprm, argc);
     read_args(e, task);
     submit(e, urgent(e->h.actions));

@@ -108,7 +108,9 @@ public enum RecordDecoder {
             argc: Int(u32(\.argc)),
             filenameTruncated: flags & UInt32(DEFEND_F_PATH_TRUNCATED) != 0,
             cwdTruncated: flags & UInt32(DEFEND_F_CWD_TRUNCATED) != 0,
-            argsTruncated: flags & UInt32(DEFEND_F_ARGS_TRUNCATED) != 0)
+            argsTruncated: flags & UInt32(DEFEND_F_ARGS_TRUNCATED) != 0,
+            filenameUnresolved: flags & UInt32(DEFEND_F_PATH_UNRESOLVED) != 0,
+            cwdUnresolved: flags & UInt32(DEFEND_F_CWD_UNRESOLVED) != 0)
     }
 
     /// NUL-separated argv; a trailing fragment without NUL (truncated) is kept.
@@ -144,6 +146,9 @@ public enum RecordDecoder {
             pathTruncated: flags & UInt32(DEFEND_F_PATH_TRUNCATED) != 0,
             inVolumeMount: flags & UInt32(DEFEND_F_IN_VOLUME_MOUNT) != 0,
             isFileMount: flags & UInt32(DEFEND_F_FILE_MOUNT) != 0,
-            wasExecutable: flags & UInt32(DEFEND_F_WAS_EXECUTABLE) != 0)
+            wasExecutable: flags & UInt32(DEFEND_F_WAS_EXECUTABLE) != 0,
+            pathUnresolved: flags & UInt32(DEFEND_F_PATH_UNRESOLVED) != 0,
+            oldPathTruncated: flags & UInt32(DEFEND_F_OLD_PATH_TRUNCATED) != 0,
+            oldPathUnresolved: flags & UInt32(DEFEND_F_OLD_PATH_UNRESOLVED) != 0)
     }
 }

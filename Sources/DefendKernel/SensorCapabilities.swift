@@ -28,7 +28,8 @@ public struct SensorCapabilities: Sendable, Hashable {
     static let processPrograms = ["defend_fork", "defend_exec", "defend_exit"]
     static let lsmPrograms = [
         "defend_path_mknod", "defend_file_open", "defend_path_truncate", "defend_path_chmod",
-        "defend_path_rename", "defend_path_link", "defend_path_unlink", "defend_bprm_check", "defend_task_alloc",
+        "defend_path_rename", "defend_path_link", "defend_path_unlink", "defend_path_mkdir", "defend_path_rmdir",
+        "defend_path_symlink", "defend_bprm_check", "defend_task_alloc",
     ]
 
     /// fork/exec/exit records (tracepoints).
