@@ -23,10 +23,11 @@
 #define DEFEND_ARGS_MAX 1024  /* argv bytes (NUL-separated) carried in an exec record */
 #define DEFEND_COMM_LEN 16
 #define DEFEND_MAX_RULES 64   /* selectors (+ responses) per section */
-/* Steps of the path walk (components plus mount crossings): a path deeper than PATH_MAX allows by
- * name (reached with relative paths) is still walked to the root; one that needs more steps is
- * unresolved (DEFEND_F_PATH_UNRESOLVED). */
-#define DEFEND_WALK_STEPS 8192
+/* Steps of the path walk (components plus mount crossings): every path of up to PATH_MAX bytes
+ * (at most PATH_MAX / 2 components) through up to 32 mounts is walked to the root, and so is a deeper
+ * one (reached with relative paths) up to this many steps; one that needs more is unresolved
+ * (DEFEND_F_PATH_UNRESOLVED, fail closed). The bound is the same with and without bpf_loop. */
+#define DEFEND_WALK_STEPS (DEFEND_PATH_MAX / 2 + 32)
 #define DEFEND_GENERATIONS 2
 
 enum defend_section {

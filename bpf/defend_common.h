@@ -305,6 +305,8 @@ static long walk_step(__u32 i, void *arg)
     c->dentry = (__u64)up;
     return 0;
 }
+DEFEND_LOOP_STEP(walk_step, struct walk_ctx)
+
 
 /*
  * Resolve (mnt, dentry) into scratch.path[slot], from the root of the current mount namespace,
@@ -478,6 +480,8 @@ static long match_step(__u32 i, void *arg)
     }
     return 0;
 }
+DEFEND_LOOP_STEP(match_step, struct match_ctx)
+
 
 /*
  * Selectors of `section` whose path condition accepts scratch.path[slot], a resolved absolute path
@@ -644,6 +648,8 @@ static long fire_step(__u32 i, void *arg)
     }
     return 0;
 }
+DEFEND_LOOP_STEP(fire_step, struct fire_ctx)
+
 
 /*
  * Last stage: fire responses on the final selector mask `m`, of which the selectors in `unknown`

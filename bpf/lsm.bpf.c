@@ -445,21 +445,29 @@ struct slash_ctx {
     __u32 len;
 };
 
+/* 8 bytes of the name per call */
 static long slash_step(__u32 i, void *arg)
 {
     struct slash_ctx *c = arg;
     struct scratch *s = get_scratch();
     if (!s)
         return 1;
-    char ch = s->path[1][i & (DEFEND_PATH_MAX - 1)];
-    if (!ch) {
-        c->len = i;
-        return 1;
+    __u32 base = i * 8;
+#pragma unroll
+    for (__u32 j = 0; j < 8; j++) {
+        __u32 k = base + j;
+        char ch = s->path[1][k & (DEFEND_PATH_MAX - 1)];
+        if (!ch || k >= DEFEND_PATH_MAX - 1) {
+            c->len = k;
+            return 1;
+        }
+        if (ch == '/')
+            c->last = k + 1;
     }
-    if (ch == '/')
-        c->last = i + 1;
     return 0;
 }
+DEFEND_LOOP_STEP(slash_step, struct slash_ctx)
+
 
 SEC("lsm/bprm_check_security")
 int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
@@ -479,7 +487,7 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
     const char *fname = BPF_CORE_READ(bprm, filename);
     bpf_probe_read_kernel_str(s->path[1], DEFEND_PATH_MAX, fname);
     struct slash_ctx sc = { .last = 0, .len = 0 };
-    DEFEND_LOOP(DEFEND_PATH_MAX, slash_step, &sc);
+    DEFEND_LOOP(DEFEND_PATH_MAX / 8, slash_step, &sc);
     __builtin_memset(s->name, 0, sizeof(s->name));
     bpf_probe_read_kernel_str(s->name, 16, &s->path[1][sc.last & (DEFEND_PATH_MAX - 1)]);
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "../../bpf/defend_abi.h"
 
 /* libbpf's print callback takes a va_list, which Swift cannot handle: format the line here. */
@@ -16,9 +17,22 @@ static inline defend_libbpf_log_fn *defend_libbpf_logger_slot(void) {
 }
 
 static inline int defend_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap) {
+    /* a verifier log arrives as one call: format it whole (its end says why a load failed) */
     char line[1024];
-    vsnprintf(line, sizeof line, fmt, ap);
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(line, sizeof line, fmt, copy);
+    va_end(copy);
     defend_libbpf_log_fn fn = *defend_libbpf_logger_slot();
+    if (n >= (int)sizeof line) {
+        char *big = (char *)malloc((size_t)n + 1);
+        if (big) {
+            vsnprintf(big, (size_t)n + 1, fmt, ap);
+            if (fn) fn((int)level, big);
+            free(big);
+            return 0;
+        }
+    }
     if (fn) fn((int)level, line);
     return 0;
 }

@@ -24,9 +24,10 @@ enum LibBPFLog {
     }
 
     /// The last `count` lines logged, joined (and the buffer cleared).
-    static func drain(last count: Int = 40) -> String {
+    static func drain(last count: Int = 40, maxBytes: Int = 24_000) -> String {
         lines.withLock { buf in
-            let tail = buf.suffix(count).joined()
+            var tail = buf.suffix(count).joined()
+            if tail.utf8.count > maxBytes { tail = "...\n" + String(decoding: tail.utf8.suffix(maxBytes), as: UTF8.self) }
             buf.removeAll()
             return tail
         }

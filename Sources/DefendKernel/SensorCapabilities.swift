@@ -7,6 +7,10 @@ public struct SensorCapabilities: Sendable, Hashable {
     public var ringBuffer: Bool
     /// `bpf` listed in /sys/kernel/security/lsm; nil when that file cannot be read.
     public var lsmListed: Bool?
+    /// The kernel has the bpf_loop helper (Linux 5.17+).
+    public var bpfLoop: Bool
+    /// The object build loaded: "loop" or "bounded" (bpf/defend_loop.h).
+    public var objectVariant: String
     /// The LSM object loaded and every LSM program attached.
     public var lsmActive: Bool
     /// Why the LSM half is off (nil when active).
@@ -17,10 +21,12 @@ public struct SensorCapabilities: Sendable, Hashable {
     public var attached: [String]
     public var failed: [String: String]
 
-    public init(btf: Bool = false, ringBuffer: Bool = false, lsmListed: Bool? = nil, lsmActive: Bool = false,
+    public init(btf: Bool = false, ringBuffer: Bool = false, bpfLoop: Bool = false, objectVariant: String = "",
+                lsmListed: Bool? = nil, lsmActive: Bool = false,
                 lsmFailure: String? = nil, mountedTracefs: Bool = false, attached: [String] = [],
                 failed: [String: String] = [:]) {
-        self.btf = btf; self.ringBuffer = ringBuffer; self.lsmListed = lsmListed; self.lsmActive = lsmActive
+        self.btf = btf; self.ringBuffer = ringBuffer; self.bpfLoop = bpfLoop; self.objectVariant = objectVariant
+        self.lsmListed = lsmListed; self.lsmActive = lsmActive
         self.lsmFailure = lsmFailure; self.mountedTracefs = mountedTracefs; self.attached = attached
         self.failed = failed
     }
@@ -57,7 +63,16 @@ public struct SensorCapabilities: Sendable, Hashable {
         }
         if !btf { parts.append("kernel BTF missing (/sys/kernel/btf/vmlinux)") }
         if mountedTracefs { parts.append("mounted tracefs at /sys/kernel/tracing") }
-        return parts.joined(separator: "; ")
+        return parts.joined(separator: "; ") + "; " + features
+    }
+
+    /// The kernel features found, stated once at start-up.
+    public var features: String {
+        var lsm = "unknown"
+        if let listed = lsmListed { lsm = listed ? "listed" : "not listed" }
+        return "kernel features: BTF \(btf ? "yes" : "no"), ring buffer \(ringBuffer ? "yes" : "no"), "
+            + "bpf_loop \(bpfLoop ? "yes" : "no"), BPF-LSM \(lsm)"
+            + (objectVariant.isEmpty ? "" : " (BPF objects: \(objectVariant == "bounded" ? "bounded loops" : "bpf_loop"))")
     }
 
     /// A warning when a policy asks for blocking that this kernel cannot enforce.

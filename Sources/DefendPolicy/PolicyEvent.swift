@@ -48,6 +48,9 @@ public enum PathLimits {
     public static let pathMax = 4096
     /// DEFEND_PATTERN_MAX: bytes of a policy path string, including the NUL.
     public static let patternMax = 512
+    /// DEFEND_WALK_STEPS: components plus mount crossings the kernel walks up from a name to the
+    /// namespace root (PATH_MAX / 2 + 32); a deeper name is unresolved (fail closed).
+    public static let walkSteps = pathMax / 2 + 32
     /// What the evaluators append to a `.truncated` path: two components that no policy string can
     /// name ('*' is only a whole last component there), so the prefix is judged as an ancestor only.
     static let continuation = "/" + String(repeating: "*", count: 256) + "/*"

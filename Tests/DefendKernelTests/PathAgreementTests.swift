@@ -29,7 +29,9 @@ struct PathAgreementTests {
         }
     }
 
-    @Test func kernelPathDecisionsEqualEvaluatorsOnRandomPolicies() throws {
+    /// Both builds of the objects (bpf_loop and bounded loops) must decide the same.
+    @Test(arguments: [BPFObjectVariant.loop, .bounded])
+    func kernelPathDecisionsEqualEvaluatorsOnRandomPolicies(variant: BPFObjectVariant) throws {
         let seed = Glibc.getenv("DEFEND_TEST_SEED").flatMap { UInt64(String(cString: $0)) } ?? UInt64.random(in: 0...UInt64.max)
         var rng = SeededRandom(seed: seed)
         var template = Array("/tmp/defend-paths-XXXXXX".utf8CString)
@@ -76,7 +78,7 @@ struct PathAgreementTests {
         let made = Self.bash(setup, base + ".setup.sh")
         try #require(made.status == 0, "could not build the path tree under \(base)")
 
-        var rounds = 0, fired = 0, unresolvedSeen = 0
+        var rounds = 0, fired = 0, unresolvedSeen = 0, truncatedSeen = 0
         for _ in 0..<4 {
             // random process policy over those directories
             var yaml = "process:\n  selectors:\n"
@@ -107,7 +109,8 @@ struct PathAgreementTests {
             let reference = ReferenceEvaluator(policy)
             var tables = compiled.tables
             tables.processTelemetry = true
-            let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true))
+            let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true, objectVariant: variant))
+            #expect(sensor.capabilities.objectVariant == variant.rawValue)
             defer { sensor.close() }
             let cg = try #require(Host.makeCgroup("pathagree"))
             defer { Host.removeCgroup(cg.path) }
@@ -126,22 +129,32 @@ struct PathAgreementTests {
             }
             var byPath: [String: KernelEvent] = [:]
             var truncated: [KernelEvent] = []
+            var unresolved: [KernelEvent] = []
             for e in events {
                 guard let r = e.exec, r.task.cgroupID == cg.id else { continue }
-                #expect(!r.filenameUnresolved, "seed \(seed): \(r.filename.prefix(100)) unresolved")
-                if r.filenameTruncated { truncated.append(e) } else { byPath[r.filename] = e }
+                if r.filenameUnresolved {
+                    #expect(!r.filename.hasPrefix("/"), "seed \(seed): an unresolved path passed off as absolute")
+                    unresolved.append(e)
+                } else if r.filenameTruncated { truncated.append(e) } else { byPath[r.filename] = e }
             }
             for t in targets {
                 let tooLong = t.path.utf8.count >= PathLimits.pathMax
+                // more steps than the walk takes (the shapes stay far from the bound, mounts included)
+                let tooDeep = t.path.split(separator: "/").count > PathLimits.walkSteps
                 let event: KernelEvent?
-                if tooLong {
+                if tooDeep {
+                    // never resolved as absolute: the record holds a tail of the path, flagged unresolved
+                    event = unresolved.first { e in e.exec?.task.comm == t.name }
+                    #expect(event != nil, "seed \(seed): no unresolved exec record for the \(t.path.utf8.count)-byte path")
+                    if event != nil { unresolvedSeen += 1 }
+                } else if tooLong {
                     // the record holds the first PATH_MAX - 1 bytes of the true path
                     event = truncated.first { e in
                         guard let f = e.exec?.filename, e.exec?.task.comm == t.name else { return false }
                         return f.utf8.count == PathLimits.pathMax - 1 && t.path.hasPrefix(f)
                     }
                     #expect(event != nil, "seed \(seed): no truncated exec record for the \(t.path.utf8.count)-byte path")
-                    if event != nil { unresolvedSeen += 1 }
+                    if event != nil { truncatedSeen += 1 }
                 } else {
                     event = byPath[t.path]
                     #expect(event != nil, "seed \(seed): no exec record with the whole path \(t.path.prefix(120))… (\(t.path.utf8.count) bytes)")
@@ -150,12 +163,27 @@ struct PathAgreementTests {
                 rounds += 1
                 let truth = PolicyEvent(operation: .exec, path: t.path, processName: r.task.comm, interactive: false,
                                         container: ContainerContext(id: "paths"))
-                let c = compiled.evaluate(truth)
-                let ref = reference.evaluate(truth)
                 let fromRecord = compiled.evaluate(operation: .exec, path: r.filename, processName: r.task.comm,
                                                    interactive: false, volume: .none, containerMask: masks.process,
                                                    pathState: r.filenameState)
                 let what = "seed \(seed): \(t.path.utf8.count)-byte path …\(t.path.suffix(80)), record \(r.filename.utf8.count) bytes \(r.filename.prefix(60))…\(r.filename.suffix(40)) with\n\(yaml)"
+                if tooDeep {
+                    // fail closed: the kernel decides as both evaluators do on the unresolved record
+                    let refRecord = reference.evaluate(PolicyEvent(operation: .exec, path: r.filename, processName: r.task.comm,
+                                                                   interactive: false, container: ContainerContext(id: "paths"),
+                                                                   pathState: .unresolved))
+                    #expect(event.decision.actions == fromRecord.actions, "kernel vs compiled (unresolved): \(what)")
+                    #expect(event.decision.selectors == fromRecord.selectors, "kernel vs compiled selectors (unresolved): \(what)")
+                    #expect(refRecord.actions == fromRecord.actions, "reference vs compiled (unresolved): \(what)")
+                    let exact = compiled.evaluate(truth)
+                    if exact.actions.contains(.block) {
+                        #expect(fromRecord.actions.contains(.block), "fail closed lost a block: \(what)")
+                    }
+                    if !fromRecord.actions.isEmpty { fired += 1 }
+                    continue
+                }
+                let c = compiled.evaluate(truth)
+                let ref = reference.evaluate(truth)
                 #expect(event.decision.actions == c.actions, "kernel vs compiled: \(what)")
                 #expect(event.decision.selectors == c.selectors, "kernel vs compiled selectors: \(what)")
                 #expect(ref.actions == c.actions, "reference vs compiled: \(what)")
@@ -164,7 +192,8 @@ struct PathAgreementTests {
             }
         }
         #expect(rounds == 4 * targets.count)
-        #expect(unresolvedSeen == 4 * 6)  // three shapes, two names, four rounds
+        #expect(truncatedSeen == 4 * 4)  // two shapes longer than PATH_MAX, two names, four rounds
+        #expect(unresolvedSeen == 4 * 2)  // one shape deeper than the walk, two names, four rounds
         #expect(fired > 4 * 2, "seed \(seed): the random policies hardly ever fired (\(fired))")
     }
 

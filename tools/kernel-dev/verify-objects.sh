@@ -25,6 +25,7 @@ done
 [ ${#kernels[@]} -gt 0 ] || kernels=(5.10 6.1 6.12)
 if [ ${#objs[@]} -eq 0 ]; then
     mapfile -t objs < <(find .build/plugins/outputs -path '*BPFCompilerPlugin/obj/*.bpf.o' | sort)
+    [ ${#objs[@]} -gt 0 ] || mapfile -t objs < <(find .build-static/plugins/outputs -path '*BPFCompilerPlugin/obj/*.bpf.o' | sort)
 fi
 [ ${#objs[@]} -gt 0 ] || { echo "verify-objects: no objects: run swift build first" >&2; exit 1; }
 work=$(mktemp -d /tmp/defend-kdev.XXXXXX)
@@ -32,7 +33,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,objs,lib64,lib/x86_64-linux-gnu}
 cp /bin/busybox "$root/bin/busybox"
-for a in sh mount mkdir ls cat poweroff echo grep tail basename; do ln -sf busybox "$root/bin/$a"; done
+for a in sh mount mkdir ls cat poweroff echo grep tail basename cut awk tr; do ln -sf busybox "$root/bin/$a"; done
 cp "$(command -v bpftool)" "$root/sbin/bpftool"
 for lib in $(ldd "$(command -v bpftool)" | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
     mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"
@@ -52,7 +53,10 @@ for o in /objs/*.o; do
     n=$(basename "$o" .bpf.o)
     want=1
     case $n in *_bounded) ;; *) want=$has_loop ;; esac
+    t0=$(cut -d' ' -f1 /proc/uptime)
     if bpftool prog loadall "$o" /sys/fs/bpf/$n > /tmp/$n.log 2>&1; then got=1; else got=0; fi
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    echo "GUEST: $n load took $(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.1f", b - a }')s (guest time)"
     if [ $got = $want ]; then
         [ $got = 1 ] && echo "GUEST: OK $n loads: $(ls /sys/fs/bpf/$n | tr '\n' ' ')" \
                      || echo "GUEST: OK $n refused as expected (no bpf_loop)"
@@ -73,7 +77,7 @@ for k in "${kernels[@]}"; do
     timeout 300 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot -nic none \
         -kernel "$vmlinuz" -initrd "$work/initrd.cpio" -append "console=ttyS0 panic=-1 quiet ${lsm_arg}" \
         </dev/null 2>&1 | tr -d '\r' | grep -v '^\s*$' > "$work/console-$k.log" || true
-    grep -v '^GUEST: DONE' "$work/console-$k.log" | sed -n '/^GUEST: kernel=/,$p' | sed "s|^|[$k] |"
+    grep -v '^GUEST: DONE' "$work/console-$k.log" | sed -n '/GUEST: kernel=/,$p' | sed "s|^|[$k] |"
     if ! grep -q '^GUEST: DONE' "$work/console-$k.log"; then
         echo "[$k] FAIL the guest did not finish; last console lines:"; tail -n 20 "$work/console-$k.log"; failed=1
     elif grep -q '^GUEST: FAIL' "$work/console-$k.log"; then
