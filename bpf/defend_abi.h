@@ -76,7 +76,10 @@ enum defend_hook {
     DEFEND_HOOK_LSM_PATH_MKDIR = 16,
     DEFEND_HOOK_LSM_PATH_RMDIR = 17,
     DEFEND_HOOK_LSM_PATH_SYMLINK = 18,
-    DEFEND_HOOK_COUNT = 19,
+    DEFEND_HOOK_LSM_INODE_SETXATTR = 19, /* a POSIX access ACL set through setxattr (up to 6.1) */
+    DEFEND_HOOK_LSM_INODE_SET_ACL = 20,  /* a POSIX access ACL set (6.2+) */
+    DEFEND_HOOK_LSM_MMAP_FILE = 21,      /* an executable mapping of a file (e.g. ld.so running a program) */
+    DEFEND_HOOK_COUNT = 22,
 };
 
 enum defend_event_type {

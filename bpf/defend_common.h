@@ -86,6 +86,8 @@ struct scratch {
     __u32 path_state[2];             /* PATH_CUT, PATH_UNRESOLVED */
     __u32 last_slash[2];             /* index of the '/' before the last component, or PATH_NO_PARENT */
     char name[16];                   /* process name for NAME lookups, zero padded */
+    __u64 arg_mnt;                   /* defend_resolve's arguments (global functions take scalars) */
+    __u64 arg_dentry;
 };
 
 struct {
@@ -315,12 +317,15 @@ DEFEND_LOOP_STEP(walk_step, struct walk_ctx)
  * (see DEFEND_F_PATH_UNRESOLVED): the slot then holds the resolved part without its leading '/', so
  * that it can never pass for an absolute path.
  */
-static __always_inline __u32 resolve_path(struct scratch *s, int slot, struct vfsmount *mnt, struct dentry *dentry)
+__attribute__((noinline)) __u32 defend_resolve(__u32 slot)
 {
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
     struct walk_ctx c = {
-        .dentry = (__u64)dentry,
-        .vfsmnt = (__u64)mnt,
+        .dentry = s->arg_dentry,
+        .vfsmnt = s->arg_mnt,
         .ns_root = (__u64)BPF_CORE_READ(cur, nsproxy, mnt_ns, root),
         .pos = WALK_V0,
         .done = 0,
@@ -366,6 +371,14 @@ static __always_inline __u32 resolve_path(struct scratch *s, int slot, struct vf
     s->path[slot][len] = 0;
     s->path_len[slot] = len;
     return len;
+}
+
+/* A global function: verified once per program, however many names a hook resolves. */
+static __always_inline __u32 resolve_path(struct scratch *s, int slot, struct vfsmount *mnt, struct dentry *dentry)
+{
+    s->arg_mnt = (__u64)mnt;
+    s->arg_dentry = (__u64)dentry;
+    return defend_resolve(slot & 1);
 }
 
 /* Record flags for scratch.path[slot]. */
@@ -489,8 +502,11 @@ DEFEND_LOOP_STEP(match_step, struct match_ctx)
  * the path's first DEFEND_PATTERN_MAX bytes can decide: an ancestor or parent directory ends within
  * them, and a longer path equals no string. The scan costs the same for a path of 4095 bytes.
  */
-static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, __u32 section, __u32 tree)
+__attribute__((noinline)) __u64 defend_path_mask(__u32 slot, __u32 gen, __u32 section, __u32 tree)
 {
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
     __u32 len = s->path_len[slot & 1];
     struct match_ctx c = {
         .hash = DEFEND_FNV_OFFSET, .parent_hash = DEFEND_FNV_OFFSET, .mask = 0,
@@ -517,6 +533,11 @@ static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, _
             m |= lookup_path(c.hash, gen, len, section, DEFEND_PATH_ANCESTOR, slot & 1);
     }
     return m;
+}
+
+static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, __u32 section, __u32 tree)
+{
+    return defend_path_mask(slot & 1, gen, section, tree);
 }
 
 /* NAME entry for scratch.name (a comm, at most 15 bytes). */
@@ -689,17 +710,67 @@ static __always_inline __u64 path_condition(struct scratch *s, int slot, struct 
 }
 
 /*
+ * The task's root mount, when `mnt` is another mount of the same filesystem (a bind mount of a
+ * tree, or of the whole root): the file then also has its name from the root mount, which is the
+ * name a rule about that tree means. NULL otherwise.
+ */
+static __always_inline struct vfsmount *alias_mount(struct vfsmount *mnt)
+{
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    struct vfsmount *root = BPF_CORE_READ(cur, fs, root.mnt);
+    if (!mnt || mnt == root || BPF_CORE_READ(mnt, mnt_sb) != BPF_CORE_READ(root, mnt_sb))
+        return NULL;
+    return root;
+}
+
+/*
+ * Resolve the name (mnt, dentry) into scratch.path[slot] and apply the path condition of `section`
+ * to *m (see path_condition; returns the "unknown" selectors). A name reached through a bind mount
+ * of the root's filesystem is judged by both its names, so a bind mount cannot dodge a rule; the
+ * slot (and the record) then holds the name from the root mount.
+ */
+static __always_inline __u64 judge_name(struct scratch *s, int slot, struct defend_policy *p, __u32 gen, __u32 section,
+                                        __u64 *m, __u32 tree, struct vfsmount *mnt, struct dentry *dentry,
+                                        int resolved)
+{
+    __u64 start = *m;
+    if (!resolved)
+        resolve_path(s, slot, mnt, dentry);
+    __u64 unknown = path_condition(s, slot, p, gen, section, m, tree);
+    if (!(start & ~p->path_any_mask[section & 1]))
+        return unknown;
+    struct vfsmount *root = alias_mount(mnt);
+    if (!root)
+        return unknown;
+    resolve_path(s, slot, root, dentry);
+    if (s->path_state[slot & 1] & PATH_UNRESOLVED) { /* no name from the root mount: keep the first */
+        resolve_path(s, slot, mnt, dentry);
+        return unknown;
+    }
+    __u64 m2 = start;
+    path_condition(s, slot, p, gen, section, &m2, tree);
+    if (unknown) { /* the first name was unresolved: the root mount's name decides */
+        *m = m2;
+        return 0;
+    }
+    *m |= m2;
+    return 0;
+}
+
+/*
  * Process section (fork/exec) for `task`, whose executable is scratch.path[0] when
  * `have_path`; otherwise `exe` is resolved into it only if some selector needs it.
  * The name is scratch.name.
  */
 static __always_inline void decide_process(struct verdict *v, struct scratch *s, __u32 op, struct task_struct *task,
-                                           int have_path, struct file *exe)
+                                           int have_path, struct file *exe, int path_only)
 {
     __u64 m;
     struct defend_policy *p = policy_start(v, DEFEND_SECTION_PROCESS, op, task_cgroup_id(task), &m);
     if (!p)
         return;
+    if (path_only) /* only selectors that name executables (mmap_file) */
+        m &= ~p->path_any_mask[DEFEND_SECTION_PROCESS];
     m &= p->interactive_mask[task_interactive(task) ? 1 : 0];
     if (m & ~p->name_any_mask)
         m &= p->name_any_mask | defend_name_mask(v->gen);
@@ -708,11 +779,12 @@ static __always_inline void decide_process(struct verdict *v, struct scratch *s,
         if (!have_path && !exe) {
             m &= p->path_any_mask[DEFEND_SECTION_PROCESS]; /* no executable (kernel thread): no path */
         } else {
-            if (!have_path)
-                resolve_file(s, 0, exe);
-            unknown = path_condition(s, 0, p, v->gen, DEFEND_SECTION_PROCESS, &m, 0);
+            unknown = judge_name(s, 0, p, v->gen, DEFEND_SECTION_PROCESS, &m, 0, BPF_CORE_READ(exe, f_path.mnt),
+                                 BPF_CORE_READ(exe, f_path.dentry), have_path);
         }
     }
+    if (path_only && unknown) /* a mapping of an unnamed file (memfd, JIT) is not an exec: no fail closed */
+        m &= ~unknown, unknown = 0;
     if (m)
         policy_fire(v, p, DEFEND_SECTION_PROCESS, m, unknown);
 }

@@ -126,12 +126,9 @@ static __always_inline int file_decide(struct file_op *f)
     if (!s)
         return 0;
 
-    resolve_path(s, 0, f->t.mnt, f->t.dentry);
-    __u64 unknown = path_condition(s, 0, p, v.gen, DEFEND_SECTION_FILE, &m0, f->t.tree);
-    if (f->o.dentry) {
-        resolve_path(s, 1, f->o.mnt, f->o.dentry);
-        unknown |= path_condition(s, 1, p, v.gen, DEFEND_SECTION_FILE, &m1, f->o.tree);
-    }
+    __u64 unknown = judge_name(s, 0, p, v.gen, DEFEND_SECTION_FILE, &m0, f->t.tree, f->t.mnt, f->t.dentry, 0);
+    if (f->o.dentry)
+        unknown |= judge_name(s, 1, p, v.gen, DEFEND_SECTION_FILE, &m1, f->o.tree, f->o.mnt, f->o.dentry, 0);
     __u64 m = m0 | m1;
     if (!m)
         return 0;
@@ -271,6 +268,175 @@ int BPF_PROG(defend_path_chmod, const struct path *path, umode_t mode, int ret)
         .t = { .mnt = BPF_CORE_READ(path, mnt), .dentry = d },
     };
     return file_decide(&f);
+}
+
+/*
+ * Mode bits change by another route than chmod: a POSIX access ACL sets the owner, group (mask) and
+ * other permission bits of i_mode (posix_acl_update_mode), so `setfacl -m u::rwx f` makes f
+ * executable. Judged like path_chmod: createExecutable when the ACL grants an execute bit to a file
+ * that had none, modifyExecutable for an executable, modifyFile otherwise.
+ * Inode hooks carry no mount: the name is resolved through the task's root mount when the inode is
+ * on that filesystem (the path from the namespace root; a bind mount of it gives the same name),
+ * else through its filesystem's first mount; unresolved (judged fail closed) when that mount is not
+ * in the task's mount namespace.
+ */
+#define ACL_EXECUTE 0x01
+#define ACL_MAX_ENTRIES 16
+
+struct posix_acl_xattr_entry___defend {
+    __u16 e_tag;
+    __u16 e_perm;
+    __u32 e_id;
+};
+
+struct super_block___mounts {
+    struct list_head s_mounts;
+} __attribute__((preserve_access_index));
+struct mount___instance {
+    struct list_head mnt_instance;
+} __attribute__((preserve_access_index));
+
+static __always_inline int acl_file_decide(__u32 hook, struct dentry *dentry, __u32 grants_exec)
+{
+    struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+    if (!inode)
+        return 0;
+    __u32 old = BPF_CORE_READ(inode, i_mode);
+    __u32 op;
+    if (!is_regular(old))
+        op = DEFEND_OP_MODIFY_FILE;
+    else if (old & S_IXUGO)
+        op = DEFEND_OP_MODIFY_EXECUTABLE;
+    else if (grants_exec)
+        op = DEFEND_OP_CREATE_EXECUTABLE;
+    else
+        op = DEFEND_OP_MODIFY_FILE;
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    struct vfsmount *root = BPF_CORE_READ(cur, fs, root.mnt);
+    struct super_block *sb = BPF_CORE_READ(dentry, d_sb);
+    if (BPF_CORE_READ(root, mnt_sb) != sb) {
+        /* another filesystem: its first mount (sb->s_mounts, oldest first); a mount outside this
+         * namespace leaves the walk unresolved (judged fail closed) */
+        root = NULL;
+        void *m = NULL;
+        if (bpf_core_field_exists(struct mount___instance, mnt_instance)) { /* up to 6.16: a list_head */
+            struct super_block___mounts *osb = (void *)sb;
+            struct list_head *first = BPF_CORE_READ(osb, s_mounts.next);
+            if (first && (void *)first != (void *)sb + bpf_core_field_offset(struct super_block___mounts, s_mounts))
+                m = (void *)first - bpf_core_field_offset(struct mount___instance, mnt_instance);
+        } else { /* 6.17+: the first struct mount */
+            m = BPF_CORE_READ(sb, s_mounts);
+        }
+        if (m)
+            root = (struct vfsmount *)(m + bpf_core_field_offset(struct mount, mnt));
+    }
+    struct file_op f = {
+        .hook = hook,
+        .op = op,
+        .mode = old,
+        .flags = (is_regular(old) && (old & S_IXUGO)) ? DEFEND_F_WAS_EXECUTABLE : 0,
+        .ino = BPF_CORE_READ(inode, i_ino),
+        .t = { .mnt = root, .dentry = dentry },
+    };
+    return file_decide(&f);
+}
+
+static __always_inline int is_acl_access_name(const char *name)
+{
+    char buf[24] = {};
+    bpf_probe_read_kernel_str(buf, sizeof(buf), name);
+    /* "system.posix_acl_access" */
+    const char want[] = "system.posix_acl_access";
+#pragma unroll
+    for (int i = 0; i < (int)sizeof(want); i++)
+        if (buf[i] != want[i])
+            return 0;
+    return 1;
+}
+
+static __always_inline int setxattr_decide(struct dentry *dentry, const char *name, const void *value, __u64 size)
+{
+    if (!is_acl_access_name(name))
+        return 0;
+    __u32 grants = 0;
+    __u32 count = size > 4 ? (size - 4) / 8 : 0;
+#pragma unroll
+    for (__u32 i = 0; i < ACL_MAX_ENTRIES; i++) {
+        struct posix_acl_xattr_entry___defend e = {};
+        if (i < count)
+            bpf_probe_read_kernel(&e, sizeof(e), value + 4 + i * 8);
+        if (e.e_perm & ACL_EXECUTE)
+            grants = 1;
+    }
+    if (count > ACL_MAX_ENTRIES)
+        grants = 1; /* more entries than read: assume the worst */
+    return acl_file_decide(DEFEND_HOOK_LSM_INODE_SETXATTR, dentry, grants);
+}
+
+/* An argument the verifier will not let a program load from its context (a pointer to char or
+ * void): read it with a helper instead. */
+static __always_inline __u64 ctx_arg(unsigned long long *ctx, int i)
+{
+    __u64 v = 0;
+    bpf_probe_read_kernel(&v, sizeof(v), &ctx[i]);
+    return v;
+}
+
+/* inode_setxattr has two signatures: the loader keeps the program whose argument count the
+ * kernel's bpf_lsm_inode_setxattr has (5.12 added the user namespace / idmap argument). */
+SEC("lsm/inode_setxattr")
+int defend_inode_setxattr(unsigned long long *ctx)
+{
+    /* (userns or idmap, dentry, name, value, size, flags) and the previous verdict */
+    int ret = (int)ctx[6];
+    if (ret)
+        return ret;
+    return setxattr_decide((struct dentry *)ctx[1], (const char *)ctx_arg(ctx, 2), (const void *)ctx_arg(ctx, 3), ctx[4]);
+}
+
+SEC("lsm/inode_setxattr")
+int defend_inode_setxattr_510(unsigned long long *ctx)
+{
+    /* 5.10: (dentry, name, value, size, flags) and the previous verdict */
+    int ret = (int)ctx[5];
+    if (ret)
+        return ret;
+    return setxattr_decide((struct dentry *)ctx[0], (const char *)ctx_arg(ctx, 1), (const void *)ctx_arg(ctx, 2), ctx[3]);
+}
+
+struct posix_acl_entry___defend {
+    short e_tag;
+    unsigned short e_perm;
+} __attribute__((preserve_access_index));
+
+/* 6.2+: ACLs are set through this hook, not inode_setxattr. Absent before: not loaded there. */
+SEC("lsm/inode_set_acl")
+int defend_inode_set_acl(unsigned long long *ctx)
+{
+    /* (idmap, dentry, acl_name, kacl) and the previous verdict */
+    int ret = (int)ctx[4];
+    if (ret)
+        return ret;
+    struct dentry *dentry = (struct dentry *)ctx[1];
+    const char *acl_name = (const char *)ctx_arg(ctx, 2);
+    struct posix_acl *kacl = (struct posix_acl *)ctx[3];
+    if (!is_acl_access_name(acl_name))
+        return 0;
+    __u32 grants = 0;
+    if (kacl) {
+        __u32 count = BPF_CORE_READ(kacl, a_count);
+#pragma unroll
+        for (__u32 i = 0; i < ACL_MAX_ENTRIES; i++) {
+            unsigned short perm = 0;
+            if (i < count)
+                perm = BPF_CORE_READ(kacl, a_entries[i].e_perm);
+            if (perm & ACL_EXECUTE)
+                grants = 1;
+        }
+        if (count > ACL_MAX_ENTRIES)
+            grants = 1;
+    }
+    return acl_file_decide(DEFEND_HOOK_LSM_INODE_SET_ACL, dentry, grants);
 }
 
 /* What an item (the inode behind a name) is, for the operations its moves amount to. */
@@ -494,7 +660,7 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
     struct file *exe = BPF_CORE_READ(bprm, file);
     resolve_file(s, 0, exe);
     struct verdict v = {};
-    decide_process(&v, s, DEFEND_OP_EXEC, cur, 1, exe);
+    decide_process(&v, s, DEFEND_OP_EXEC, cur, 1, exe, 0);
     if (!(v.actions & DEFEND_ACTION_BLOCK))
         return 0;
     struct defend_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -516,6 +682,53 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
     return -EPERM;
 }
 
+/*
+ * An executable mapping of a file judged as an exec of it by the selectors that name executables:
+ * `/lib64/ld-linux-x86-64.so.2 /usr/local/bin/forbidden` maps the program without execve. The
+ * program a task runs was judged by bprm_check already (its own mapping is skipped). Block only.
+ */
+#define PROT_EXEC 0x4
+SEC("lsm/mmap_file")
+int BPF_PROG(defend_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot, unsigned long flags, int ret)
+{
+    if (ret)
+        return ret;
+    if (!file || !(prot & PROT_EXEC))
+        return 0;
+    struct verdict probe = {};
+    __u64 m;
+    struct defend_policy *pp = policy_start(&probe, DEFEND_SECTION_PROCESS, DEFEND_OP_EXEC, bpf_get_current_cgroup_id(), &m);
+    if (!pp || !(m & ~pp->path_any_mask[DEFEND_SECTION_PROCESS]))
+        return 0;
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    if ((void *)BPF_CORE_READ(cur, mm, exe_file) == (void *)file)
+        return 0;
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    load_comm(s, cur);
+    struct verdict v = {};
+    decide_process(&v, s, DEFEND_OP_EXEC, cur, 0, file, 1);
+    if (!(v.actions & DEFEND_ACTION_BLOCK))
+        return 0;
+    struct defend_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count_loss(DEFEND_EV_EXEC);
+        return -EPERM;
+    }
+    fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_LSM_MMAP_FILE, &v, DEFEND_OP_EXEC);
+    e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
+    fill_task(&e->task, cur);
+    copy_path(e->filename, &e->filename_len, s, 0);
+    resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
+    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
+    copy_path(e->cwd, &e->cwd_len, s, 1);
+    e->argc = 0;
+    e->args_len = 0;
+    submit(e, urgent(e->h.actions));
+    return -EPERM;
+}
+
 SEC("lsm/task_alloc")
 int BPF_PROG(defend_task_alloc, struct task_struct *task, unsigned long clone_flags, int ret)
 {
@@ -533,7 +746,7 @@ int BPF_PROG(defend_task_alloc, struct task_struct *task, unsigned long clone_fl
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
     struct verdict v = {};
     load_comm(s, cur);
-    decide_process(&v, s, DEFEND_OP_FORK, cur, 0, BPF_CORE_READ(cur, mm, exe_file));
+    decide_process(&v, s, DEFEND_OP_FORK, cur, 0, BPF_CORE_READ(cur, mm, exe_file), 0);
     if (!(v.actions & DEFEND_ACTION_BLOCK))
         return 0;
     struct defend_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

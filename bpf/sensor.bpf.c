@@ -22,7 +22,7 @@ int BPF_PROG(defend_fork, struct task_struct *parent, struct task_struct *child)
         return 0;
     struct verdict v = {};
     load_comm(s, child);
-    decide_process(&v, s, DEFEND_OP_FORK, child, 0, BPF_CORE_READ(child, mm, exe_file));
+    decide_process(&v, s, DEFEND_OP_FORK, child, 0, BPF_CORE_READ(child, mm, exe_file), 0);
     if (!wanted(&v))
         return 0;
     struct defend_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -65,7 +65,7 @@ int BPF_PROG(defend_exec, struct task_struct *task, pid_t old_pid, struct linux_
     /* decide resolves the executable only when a selector needs it; the record always does */
     s->path_len[0] = 0;
     load_comm(s, task);
-    decide_process(&v, s, DEFEND_OP_EXEC, task, 0, exe);
+    decide_process(&v, s, DEFEND_OP_EXEC, task, 0, exe, 0);
     if (!wanted(&v))
         return 0;
     if (!s->path_len[0])

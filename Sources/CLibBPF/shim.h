@@ -2,6 +2,7 @@
 #define DEFEND_CLIBBPF_SHIM_H
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,5 +41,19 @@ static inline int defend_libbpf_print(enum libbpf_print_level level, const char 
 static inline void defend_libbpf_set_logger(defend_libbpf_log_fn fn) {
     *defend_libbpf_logger_slot() = fn;
     libbpf_set_print(defend_libbpf_print);
+}
+/* Parameter count of the kernel function `name` in the kernel's BTF, or -1. */
+static inline int defend_btf_func_params(const char *name) {
+    struct btf *b = btf__load_vmlinux_btf();
+    if (!b) return -1;
+    int n = -1;
+    int id = btf__find_by_name_kind(b, name, BTF_KIND_FUNC);
+    if (id > 0) {
+        const struct btf_type *t = btf__type_by_id(b, (__u32)id);
+        const struct btf_type *p = t ? btf__type_by_id(b, t->type) : NULL;
+        if (p) n = btf_vlen(p);
+    }
+    btf__free(b);
+    return n;
 }
 #endif

@@ -43,6 +43,9 @@ public enum HookPoint: UInt32, Sendable, Hashable {
     case path_mkdir = 16
     case path_rmdir = 17
     case path_symlink = 18
+    case inode_setxattr = 19
+    case inode_set_acl = 20
+    case mmap_file = 21
 
     /// The `cloud_defend.hook_point` value (D4C names; tracepoints where D4C used a kprobe).
     public var ecsName: String {
@@ -66,6 +69,9 @@ public enum HookPoint: UInt32, Sendable, Hashable {
         case .path_mkdir: return "lsm__path_mkdir"
         case .path_rmdir: return "lsm__path_rmdir"
         case .path_symlink: return "lsm__path_symlink"
+        case .inode_setxattr: return "lsm__inode_setxattr"
+        case .inode_set_acl: return "lsm__inode_set_acl"
+        case .mmap_file: return "lsm__mmap_file"
         }
     }
 }

@@ -147,6 +147,17 @@ final class BPFObject: @unchecked Sendable {
         return names
     }
 
+    /// Keeps a program from loading (before load).
+    func disable(program: String) {
+        if let p = bpf_object__find_program_by_name(handle, program) { bpf_program__set_autoload(p, false) }
+    }
+
+    /// The program was loaded (autoload not switched off).
+    func isLoaded(_ program: String) -> Bool {
+        guard let p = bpf_object__find_program_by_name(handle, program) else { return false }
+        return bpf_program__autoload(p)
+    }
+
     /// Attaches one program by its SEC() definition; nil on success, else the reason.
     func attach(program: String) -> String? {
         guard let p = bpf_object__find_program_by_name(handle, program) else { return "no such program" }

@@ -19,6 +19,17 @@ enum Probes {
         return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, nil) == 1
     }
 
+    /// The kernel has the LSM hook `name` (its bpf_lsm_<name> attach point in the kernel BTF).
+    static func hasLSMHook(_ name: String) -> Bool {
+        libbpf_find_vmlinux_btf_id(name, BPF_LSM_MAC) > 0
+    }
+
+    /// Parameter count of the kernel's bpf_lsm_<hook> (its LSM hook's arguments), nil when unknown.
+    static func lsmHookParameterCount(_ hook: String) -> Int? {
+        let n = defend_btf_func_params("bpf_lsm_" + hook)
+        return n >= 0 ? Int(n) : nil
+    }
+
     /// The value of an environment variable, or nil.
     static func environment(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }

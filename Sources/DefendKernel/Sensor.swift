@@ -153,6 +153,16 @@ public final class Sensor: @unchecked Sendable {
         let lsm: BPFObject
         do {
             lsm = try BPFObject.openAndLoad(name: object.name, bytes: object.bytes) { obj throws(SensorError) in
+                // hooks this kernel does not have (e.g. inode_set_acl before 6.2) are not loaded
+                for (program, hook) in SensorCapabilities.optionalLSMHooks where !Probes.hasLSMHook(hook) {
+                    obj.disable(program: program)
+                    caps.absentHooks.append(hook)
+                }
+                // one program per signature of a hook: keep the one with this kernel's parameter count
+                for (hook, programs) in SensorCapabilities.lsmHookSignatures {
+                    let count = Probes.lsmHookParameterCount(hook)
+                    for (program, parameters) in programs where count != parameters { obj.disable(program: program) }
+                }
                 for name in sharedMaps {
                     let shared = try sensor.map(name)
                     let mine = try obj.map(name)
@@ -174,12 +184,12 @@ public final class Sensor: @unchecked Sendable {
             return nil
         }
         var failures: [String: String] = [:]
-        for program in lsm.programNames {
+        for program in lsm.programNames where lsm.isLoaded(program) {
             if let why = lsm.attach(program: program) { failures[program] = why }
         }
         if failures.isEmpty {
             caps.lsmActive = true
-            caps.attached.append(contentsOf: lsm.programNames)
+            caps.attached.append(contentsOf: lsm.programNames.filter { lsm.isLoaded($0) })
             return lsm
         }
         lsm.close()

@@ -17,6 +17,8 @@ public struct SensorCapabilities: Sendable, Hashable {
     public var lsmFailure: String?
     /// tracefs was mounted by the sensor (it was missing).
     public var mountedTracefs: Bool
+    /// Optional LSM hooks this kernel does not have (their programs are not loaded).
+    public var absentHooks: [String] = []
     /// Attached programs, and programs that failed with the reason.
     public var attached: [String]
     public var failed: [String: String]
@@ -35,8 +37,13 @@ public struct SensorCapabilities: Sendable, Hashable {
     static let lsmPrograms = [
         "defend_path_mknod", "defend_file_open", "defend_path_truncate", "defend_path_chmod",
         "defend_path_rename", "defend_path_link", "defend_path_unlink", "defend_path_mkdir", "defend_path_rmdir",
-        "defend_path_symlink", "defend_bprm_check", "defend_task_alloc",
+        "defend_path_symlink", "defend_bprm_check", "defend_task_alloc", "defend_inode_setxattr",
+        "defend_inode_setxattr_510", "defend_inode_set_acl", "defend_mmap_file",
     ]
+    /// LSM programs whose hook only some kernels have (program, hook): not loaded where it is absent.
+    static let optionalLSMHooks = [("defend_inode_set_acl", "inode_set_acl")]
+    /// Hooks whose signature changed: (hook, [(program, parameter count)]); the kernel's count picks one.
+    static let lsmHookSignatures = [("inode_setxattr", [("defend_inode_setxattr", 6), ("defend_inode_setxattr_510", 5)])]
 
     /// fork/exec/exit records (tracepoints).
     public var processEvents: Bool { Self.processPrograms.allSatisfy(attached.contains) }
@@ -73,6 +80,7 @@ public struct SensorCapabilities: Sendable, Hashable {
         return "kernel features: BTF \(btf ? "yes" : "no"), ring buffer \(ringBuffer ? "yes" : "no"), "
             + "bpf_loop \(bpfLoop ? "yes" : "no"), BPF-LSM \(lsm)"
             + (objectVariant.isEmpty ? "" : " (BPF objects: \(objectVariant == "bounded" ? "bounded loops" : "bpf_loop"))")
+            + (absentHooks.isEmpty ? "" : ", LSM hooks absent: \(absentHooks.joined(separator: ", "))")
     }
 
     /// A warning when a policy asks for blocking that this kernel cannot enforce.
