@@ -75,6 +75,12 @@ public final class Sensor: @unchecked Sendable {
                 }
             }
         } catch {
+            if variant == .loop && !bpfLoop, case let .objectLoad(object, code, log) = error {
+                // the bpf_loop build was asked for on a kernel without it: say that first
+                let hint = "the kernel lacks the BPF helper bpf_loop (DEFEND_BPF_VARIANT=loop forces it)\n" + log
+                throw Sensor.explained(.objectLoad(object: object, errno: code, log: hint), features: caps.features,
+                                       keepLog: configuration.libbpfLog)
+            }
             throw Sensor.explained(error, features: caps.features, keepLog: configuration.libbpfLog)
         }
         sensorObject = sensor
@@ -129,6 +135,9 @@ public final class Sensor: @unchecked Sendable {
         }
         if let helper = after("unknown func ") { return "the kernel lacks the BPF helper \(helper)" }
         if log.contains("invalid func unknown#") { return "the kernel lacks a BPF helper the programs call" }
+        if log.contains("number of funcs in func_info doesn't match") {  // a bpf_loop callback on 5.10-5.12
+            return "the kernel lacks the BPF helper bpf_loop (callback functions)"
+        }
         if log.contains("BPF_ATOMIC") || log.contains("BPF_XADD") || log.contains("atomic") && log.contains("invalid") {
             return "the kernel lacks a BPF atomic instruction the programs use"
         }

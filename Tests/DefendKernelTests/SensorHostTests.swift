@@ -32,9 +32,24 @@ struct SensorHostTests {
             #expect(!caps.attached.contains("defend_file_open"))
         }
         #expect(caps.blockingWarning(policyBlocks: false) == nil)
+        // a kernel that lists bpf among its LSMs must take the LSM object: a load failure there is a bug
+        if caps.lsmListed == true {
+            #expect(caps.lsmActive, "BPF-LSM is active but the LSM object did not load: \(caps.lsmFailure ?? "")")
+        }
         let losses = sensor.lossCounters()
         #expect(losses.reserveFailures.count == LossCounters.EventType.allCases.count)
         #expect(losses.decodeErrors == 0)
+    }
+
+    /// Both builds of the objects load here (this kernel has bpf_loop); each says which it is.
+    @Test(arguments: [BPFObjectVariant.loop, .bounded])
+    func bothObjectBuildsLoad(variant: BPFObjectVariant) throws {
+        let sensor = try Sensor(configuration: SensorConfiguration(ringBufferBytes: 1 << 20, objectVariant: variant))
+        defer { sensor.close() }
+        #expect(sensor.capabilities.processEvents, "\(variant): \(sensor.capabilities.failed)")
+        #expect(sensor.capabilities.objectVariant == variant.rawValue)
+        #expect(sensor.capabilities.features.contains("bpf_loop yes"))
+        if sensor.capabilities.lsmListed == true { #expect(sensor.capabilities.lsmActive) }
     }
 
     @Test func processLifecycleRecordsInANewCgroup() throws {

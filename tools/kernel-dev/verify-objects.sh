@@ -1,88 +1,69 @@
 #!/bin/bash
-# Boots a Debian cloud kernel (BPF-LSM active) in QEMU/TCG with a tiny initramfs holding busybox,
-# bpftool (+ its shared libraries) and the BPF objects built by `swift build`, and loads every
-# program of every object (`bpftool prog loadall`): proves that kernel's verifier accepts them,
-# which the host (BPF-LSM refused) cannot.
+# Loads both builds of the BPF objects with the agent's own loader (`defend kernel probe`, which picks
+# programs per kernel exactly as `defend run` does) in a QEMU/TCG guest of each Debian cloud kernel,
+# BPF-LSM active, and checks what each kernel's verifier accepted. The host (BPF-LSM refused) cannot.
 #
-# Usage: tools/kernel-dev/verify-objects.sh [--kernel 5.10|6.1|6.12|VMLINUZ]... [object.o ...]
-#   (default kernels: 5.10 6.1 6.12; default objects: .build's BPFCompilerPlugin obj/*.bpf.o)
+# Usage: tools/kernel-dev/verify-objects.sh [--kernel 5.10|6.1|6.12|VMLINUZ]... [--binary DEFEND]
+#   (default kernels: 5.10 6.1 6.12; default binary: tools/vm/build-static)
 #
-# Expectations, per kernel: every `<name>_bounded` object (plain bounded loops) must load; every
-# bpf_loop object must load exactly when the kernel has the bpf_loop helper (bpftool feature probe
-# in the guest), and must be refused when it has not (else the loader's probe would be pointless).
-# BPF-LSM must be listed in the guest's /sys/kernel/security/lsm. Exit 0 only when every
-# expectation holds; prints one OK/FAIL line per object and kernel.
-set -euo pipefail
+# Expectations, per kernel: the bounded build (DEFEND_BPF_VARIANT=bounded) loads and attaches every
+# program (process events ON, file events and blocking ON, no "failed:" line); the bpf_loop build
+# does the same exactly when the kernel has bpf_loop, and otherwise is refused with a message that
+# names the missing helper; the automatic choice loads. Exit 0 only when every expectation holds;
+# prints one OK/FAIL line per check and kernel, and the guest time each load took.
+set -uo pipefail
 cd "$(dirname "$0")/../.."
-kernels=() objs=()
+kernels=() binary=
 while [ $# -gt 0 ]; do
     case $1 in
         --kernel) kernels+=("${2:?}"); shift 2 ;;
+        --binary) binary=${2:?}; shift 2 ;;
         -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-        *) objs+=("$1"); shift ;;
+        *) echo "verify-objects: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 [ ${#kernels[@]} -gt 0 ] || kernels=(5.10 6.1 6.12)
-if [ ${#objs[@]} -eq 0 ]; then
-    mapfile -t objs < <(find .build/plugins/outputs -path '*BPFCompilerPlugin/obj/*.bpf.o' | sort)
-    [ ${#objs[@]} -gt 0 ] || mapfile -t objs < <(find .build-static/plugins/outputs -path '*BPFCompilerPlugin/obj/*.bpf.o' | sort)
-fi
-[ ${#objs[@]} -gt 0 ] || { echo "verify-objects: no objects: run swift build first" >&2; exit 1; }
-work=$(mktemp -d /tmp/defend-kdev.XXXXXX)
+if [ -z "$binary" ]; then binary=$(tools/vm/build-static) || { echo "verify-objects: static build failed"; exit 1; }; fi
+work=$(mktemp -d /tmp/defend-verify.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-root=$work/root
-mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,objs,lib64,lib/x86_64-linux-gnu}
-cp /bin/busybox "$root/bin/busybox"
-for a in sh mount mkdir ls cat poweroff echo grep tail basename cut awk tr; do ln -sf busybox "$root/bin/$a"; done
-cp "$(command -v bpftool)" "$root/sbin/bpftool"
-for lib in $(ldd "$(command -v bpftool)" | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
-    mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"
-done
-for o in "${objs[@]}"; do cp "$o" "$root/objs/"; done
-cat > "$root/init" <<'INIT'
-#!/bin/sh
-mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
-mount -t securityfs securityfs /sys/kernel/security; mount -t bpf bpf /sys/fs/bpf
-lsm=$(cat /sys/kernel/security/lsm)
-echo "GUEST: kernel=$(cat /proc/sys/kernel/osrelease) lsm=$lsm"
-case ",$lsm," in *,bpf,*) ;; *) echo "GUEST: FAIL bpf is not in the active LSM list" ;; esac
+cat >"$work/job.sh" <<'JOB'
+up() { cut -d' ' -f1 /proc/uptime; }
 has_loop=0
-bpftool feature probe kernel 2>/dev/null | grep -q 'bpf_loop' && has_loop=1
-echo "GUEST: bpf_loop=$has_loop"
-for o in /objs/*.o; do
-    n=$(basename "$o" .bpf.o)
-    want=1
-    case $n in *_bounded) ;; *) want=$has_loop ;; esac
-    t0=$(cut -d' ' -f1 /proc/uptime)
-    if bpftool prog loadall "$o" /sys/fs/bpf/$n > /tmp/$n.log 2>&1; then got=1; else got=0; fi
-    t1=$(cut -d' ' -f1 /proc/uptime)
-    echo "GUEST: $n load took $(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.1f", b - a }')s (guest time)"
-    if [ $got = $want ]; then
-        [ $got = 1 ] && echo "GUEST: OK $n loads: $(ls /sys/fs/bpf/$n | tr '\n' ' ')" \
-                     || echo "GUEST: OK $n refused as expected (no bpf_loop)"
-    else
-        [ $want = 1 ] && echo "GUEST: FAIL $n did not load" || echo "GUEST: FAIL $n loaded without bpf_loop"
-        tail -n 40 /tmp/$n.log
-    fi
+for variant in bounded loop auto; do
+    t0=$(up)
+    DEFEND_BPF_VARIANT=$variant defend kernel probe >/out/probe-$variant.log 2>&1
+    echo "rc=$?" >>/out/probe-$variant.log
+    echo "took=$(awk -v a="$t0" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }')" >>/out/probe-$variant.log
 done
-echo "GUEST: DONE"
-poweroff -f
-INIT
-chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initrd.cpio"
+JOB
 failed=0
 for k in "${kernels[@]}"; do
-    case $k in 5.10|6.1|6.12) vmlinuz=$(tools/vm/fetch-kernel "$k") ;; *) vmlinuz=$k ;; esac
-    lsm_arg=$(tools/vm/kernel-lsm-arg "$vmlinuz")
-    timeout 300 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot -nic none \
-        -kernel "$vmlinuz" -initrd "$work/initrd.cpio" -append "console=ttyS0 panic=-1 quiet ${lsm_arg}" \
-        </dev/null 2>&1 | tr -d '\r' | grep -v '^\s*$' > "$work/console-$k.log" || true
-    grep -v '^GUEST: DONE' "$work/console-$k.log" | sed -n '/GUEST: kernel=/,$p' | sed "s|^|[$k] |"
-    if ! grep -q '^GUEST: DONE' "$work/console-$k.log"; then
-        echo "[$k] FAIL the guest did not finish; last console lines:"; tail -n 20 "$work/console-$k.log"; failed=1
-    elif grep -q '^GUEST: FAIL' "$work/console-$k.log"; then
-        failed=1
+    out="$work/$k"
+    if ! tools/vm-run --kernel "$k" --binary "$binary" --no-agent --script "$work/job.sh" --out "$out" --timeout 300 \
+            >"$work/vm-$k.log" 2>&1; then
+        echo "[$k] FAIL tools/vm-run: $(tail -n 3 "$work/vm-$k.log" | tr '\n' ' ')"; failed=1; continue
     fi
+    loop=0
+    grep -q 'bpf_loop yes' "$out/probe-bounded.log" && loop=1
+    for variant in bounded loop auto; do
+        log="$out/probe-$variant.log"
+        took=$(sed -n 's/^took=//p' "$log")
+        ok=0
+        if grep -q 'process events ON' "$log" && grep -q 'file events and blocking ON' "$log" && ! grep -q '^failed:' "$log" \
+                && grep -q '^rc=0' "$log"; then loads=1; else loads=0; fi
+        want=1
+        [ $variant = loop ] && want=$loop
+        if [ $loads = $want ]; then
+            ok=1
+        fi
+        if [ $variant = loop ] && [ $loop = 0 ] && ! grep -q 'lacks the BPF helper bpf_loop' "$log"; then ok=0; fi
+        if [ $ok = 1 ]; then
+            if [ $loads = 1 ]; then echo "[$k] OK $variant loads and attaches everything (${took}s guest time)"
+            else echo "[$k] OK $variant refused as expected: $(grep -o 'the kernel lacks[^;]*' "$log" | head -n 1)"; fi
+        else
+            echo "[$k] FAIL $variant (bpf_loop=$loop):"; sed 's/^/    /' "$log" | cut -c1-300 | tail -n 15; failed=1
+        fi
+    done
 done
 if [ $failed = 0 ]; then echo "verify-objects: all objects behave as expected on: ${kernels[*]}"; else echo "verify-objects: FAILED"; fi
 exit $failed
