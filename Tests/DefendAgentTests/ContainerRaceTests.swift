@@ -118,10 +118,13 @@ private let policy = """
                           KernelEvent(record: .cgroup(other), hook: .cgroup_mkdir, bootTimeNs: 11)]
         SignalWatcher.reset()
         #expect(agent.run() == 0)
-        #expect(sensor.containerParents == [900])
+        // Only this test's cgroups: the agent also walked the host's real cgroup tree at start, where
+        // another test's private containerd may have kubepods cgroups right now.
+        let ours: Set<UInt64> = [900, 901]
+        #expect(sensor.containerParents.intersection(ours) == [900])
         sensor.pending = [KernelEvent(record: .cgroup(gone), hook: .cgroup_rmdir, bootTimeNs: 12)]
         SignalWatcher.reset()
         #expect(agent.run() == 0)
-        #expect(sensor.containerParents.isEmpty)
+        #expect(sensor.containerParents.intersection(ours).isEmpty)
     }
 }
