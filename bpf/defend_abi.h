@@ -150,16 +150,17 @@ struct defend_fork_event {
     struct defend_task task;   /* the child (for a denied fork: the parent, child unknown) */
 };
 
+/* Records with paths are sent with their used bytes only (bpf_ringbuf_output of a per-CPU build
+ * buffer): strings are packed one after another in `data`, each followed by its NUL, and the record
+ * ends after the last one. A record is DEFEND_EXEC_DATA_OFFSET + the used bytes long, not 9 KB. */
 struct defend_exec_event {
     struct defend_event_header h;
     struct defend_task task;
-    __u32 filename_len;        /* bytes before the NUL */
-    __u32 cwd_len;
-    __u32 args_len;            /* bytes used in args (NUL-separated argv) */
+    __u32 filename_len;        /* bytes before the NUL; the filename starts at data[0] */
+    __u32 cwd_len;             /* the cwd starts at data[filename_len + 1] */
+    __u32 args_len;            /* argv bytes (NUL-separated) at data[filename_len + 1 + cwd_len + 1] */
     __u32 argc;                /* full argc, even when args is truncated */
-    char filename[DEFEND_PATH_MAX]; /* resolved path of the executable */
-    char cwd[DEFEND_PATH_MAX];
-    char args[DEFEND_ARGS_MAX];
+    char data[DEFEND_PATH_MAX * 2 + DEFEND_ARGS_MAX]; /* filename (resolved executable), cwd, args */
 };
 
 struct defend_exit_event {
@@ -178,12 +179,11 @@ struct defend_file_event {
     struct defend_event_header h;
     struct defend_task task;
     __u32 mode;                /* resulting mode (chmod/mknod) or current mode */
-    __u32 path_len;
-    __u32 old_path_len;        /* rename/link source; 0 otherwise */
+    __u32 path_len;            /* the target (new name for rename/link) at data[0] */
+    __u32 old_path_len;        /* rename/link source at data[path_len + 1]; 0 = none */
     __u32 pad;
     __u64 ino;
-    char path[DEFEND_PATH_MAX];     /* the target (new name for rename/link) */
-    char old_path[DEFEND_PATH_MAX]; /* rename/link source */
+    char data[DEFEND_PATH_MAX * 2]; /* path, old_path (packed, see defend_exec_event) */
 };
 
 struct defend_cgroup_event {

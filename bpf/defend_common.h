@@ -78,6 +78,25 @@ struct {
     __type(value, struct defend_container);
 } containers SEC(".maps");
 
+/* Per-CPU build buffer of records sent with their used size (exec and file records). */
+union defend_record {
+    struct defend_exec_event exec;
+    struct defend_file_event file;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, union defend_record);
+} record_buf SEC(".maps");
+
+static __always_inline union defend_record *get_record(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&record_buf, &zero);
+}
+
 /* Per-CPU work area: paths are far larger than the 512-byte stack. */
 struct scratch {
     char walk[WALK_SIZE];            /* ring the path is assembled in (backwards), see walk_step */
@@ -131,6 +150,21 @@ static __always_inline void submit(void *e, int urgent)
     if (urgent || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= DEFEND_WAKEUP_BYTES)
         flags = BPF_RB_FORCE_WAKEUP;
     bpf_ringbuf_submit(e, flags);
+}
+
+/* Send the first `size` bytes of a record built in record_buf; counts a loss of `type` on failure. */
+static __always_inline void send_record(void *rec, __u64 size, int urgent, __u32 type)
+{
+    __u64 flags = BPF_RB_NO_WAKEUP;
+    if (urgent || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= DEFEND_WAKEUP_BYTES)
+        flags = BPF_RB_FORCE_WAKEUP;
+    if (size > sizeof(union defend_record))
+        size = sizeof(union defend_record);
+    asm volatile("" : "+r"(size));
+    if (size < 8)
+        size = 8;
+    if (bpf_ringbuf_output(&events, rec, size, flags))
+        count_loss(type);
 }
 
 static __always_inline int urgent(__u32 actions)
@@ -394,6 +428,19 @@ static __always_inline void copy_path(char *dst, __u32 *dst_len, struct scratch 
     __u32 len = s->path_len[slot & 1] & (DEFEND_PATH_MAX - 1);
     *dst_len = len;
     bpf_probe_read_kernel(dst, len + 1, s->path[slot & 1]); /* len <= 4095: at most the field's 4096 */
+}
+
+/* Copy scratch.path[slot] and its NUL into data[off] of a packed area of at least off_max + PATH_MAX
+ * bytes (off is clamped to off_max); returns the offset just after the NUL. */
+static __always_inline __u32 pack_path(char *data, __u32 off, __u32 off_max, __u32 *dst_len, struct scratch *s, int slot)
+{
+    __u32 len = s->path_len[slot & 1] & (DEFEND_PATH_MAX - 1);
+    if (off > off_max)
+        off = off_max;
+    asm volatile("" : "+r"(off));
+    *dst_len = len;
+    bpf_probe_read_kernel(data + off, len + 1, s->path[slot & 1]);
+    return off + len + 1;
 }
 
 static __always_inline __u32 resolve_file(struct scratch *s, int slot, struct file *f)

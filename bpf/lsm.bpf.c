@@ -137,11 +137,10 @@ static __always_inline int file_decide(struct file_op *f)
         return 0;
 
     int deny = (v.actions & DEFEND_ACTION_BLOCK) != 0;
-    struct defend_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
-        count_loss(DEFEND_EV_FILE);
+    union defend_record *r = get_record();
+    if (!r)
         return deny ? -EPERM : 0;
-    }
+    struct defend_file_event *e = &r->file;
     fill_header(&e->h, DEFEND_EV_FILE, f->hook, &v, f->op);
     e->h.flags |= vflags | f->flags | (deny ? DEFEND_F_DENIED : 0);
     e->h.flags |= path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
@@ -149,14 +148,13 @@ static __always_inline int file_decide(struct file_op *f)
     e->mode = f->mode;
     e->ino = f->ino;
     e->pad = 0;
-    copy_path(e->path, &e->path_len, s, 0);
+    __u32 off = pack_path(e->data, 0, 0, &e->path_len, s, 0);
     e->old_path_len = 0;
-    e->old_path[0] = 0;
     if (f->o.dentry) {
         e->h.flags |= path_flags(s, 1, DEFEND_F_OLD_PATH_TRUNCATED, DEFEND_F_OLD_PATH_UNRESOLVED);
-        copy_path(e->old_path, &e->old_path_len, s, 1);
+        off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->old_path_len, s, 1);
     }
-    submit(e, urgent(e->h.actions));
+    send_record(e, __builtin_offsetof(struct defend_file_event, data) + off, urgent(e->h.actions), DEFEND_EV_FILE);
     return deny ? -EPERM : 0;
 }
 
@@ -663,22 +661,21 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
     decide_process(&v, s, DEFEND_OP_EXEC, cur, 1, exe, 0);
     if (!(v.actions & DEFEND_ACTION_BLOCK))
         return 0;
-    struct defend_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
-        count_loss(DEFEND_EV_EXEC);
+    union defend_record *r = get_record();
+    if (!r)
         return -EPERM;
-    }
+    struct defend_exec_event *e = &r->exec;
     fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_LSM_BPRM_CHECK, &v, DEFEND_OP_EXEC);
     e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
     fill_task(&e->task, cur);
     __builtin_memcpy(e->task.comm, s->name, sizeof(e->task.comm));
-    copy_path(e->filename, &e->filename_len, s, 0);
+    __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
     resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
     e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
-    copy_path(e->cwd, &e->cwd_len, s, 1);
+    off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
     e->argc = BPF_CORE_READ(bprm, argc);
     e->args_len = 0; /* the new argv lives in the not-yet-installed mm */
-    submit(e, urgent(e->h.actions));
+    send_record(e, __builtin_offsetof(struct defend_exec_event, data) + off, urgent(e->h.actions), DEFEND_EV_EXEC);
     return -EPERM;
 }
 
@@ -711,21 +708,20 @@ int BPF_PROG(defend_mmap_file, struct file *file, unsigned long reqprot, unsigne
     decide_process(&v, s, DEFEND_OP_EXEC, cur, 0, file, 1);
     if (!(v.actions & DEFEND_ACTION_BLOCK))
         return 0;
-    struct defend_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
-        count_loss(DEFEND_EV_EXEC);
+    union defend_record *r = get_record();
+    if (!r)
         return -EPERM;
-    }
+    struct defend_exec_event *e = &r->exec;
     fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_LSM_MMAP_FILE, &v, DEFEND_OP_EXEC);
     e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
     fill_task(&e->task, cur);
-    copy_path(e->filename, &e->filename_len, s, 0);
+    __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
     resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
     e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
-    copy_path(e->cwd, &e->cwd_len, s, 1);
+    off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
     e->argc = 0;
     e->args_len = 0;
-    submit(e, urgent(e->h.actions));
+    send_record(e, __builtin_offsetof(struct defend_exec_event, data) + off, urgent(e->h.actions), DEFEND_EV_EXEC);
     return -EPERM;
 }
 

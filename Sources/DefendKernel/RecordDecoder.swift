@@ -91,18 +91,23 @@ public enum RecordDecoder {
 
     private static func exec(_ raw: UnsafeRawBufferPointer, flags: UInt32) throws(Failure) -> ExecRecord {
         typealias E = defend_exec_event
-        try need(raw, MemoryLayout<E>.size, UInt32(DEFEND_EV_EXEC.rawValue))
+        // sent with its used bytes only: filename, cwd and args packed from `data` (defend_abi.h)
+        let data = MemoryLayout<E>.offset(of: \.argc)! + 4  // `data` (too large a C array for Swift to import)
+        try need(raw, data, UInt32(DEFEND_EV_EXEC.rawValue))
         func u32(_ key: KeyPath<E, UInt32>) -> UInt32 {
             raw.loadUnaligned(fromByteOffset: MemoryLayout<E>.offset(of: key)!, as: UInt32.self)
         }
-        let filename = try string(raw, at: MemoryLayout<E>.offset(of: \.filename)!, length: u32(\.filename_len),
-                                  capacity: Int(DEFEND_PATH_MAX), field: "exec.filename")
-        let cwd = try string(raw, at: MemoryLayout<E>.offset(of: \.cwd)!, length: u32(\.cwd_len),
-                             capacity: Int(DEFEND_PATH_MAX), field: "exec.cwd")
+        let filenameLen = u32(\.filename_len), cwdLen = u32(\.cwd_len)
+        let filename = try string(raw, at: data, length: filenameLen, capacity: Int(DEFEND_PATH_MAX),
+                                  field: "exec.filename")
+        let cwdOffset = data + Int(filenameLen) + 1
+        let cwd = try string(raw, at: cwdOffset, length: cwdLen, capacity: Int(DEFEND_PATH_MAX), field: "exec.cwd")
         let argsLen = Int(u32(\.args_len))
-        let argsOffset = MemoryLayout<E>.offset(of: \.args)!
-        guard argsLen <= Int(DEFEND_ARGS_MAX) else { throw .badLength(field: "exec.args") }
-        let args = splitArgs(UnsafeRawBufferPointer(rebasing: raw[argsOffset..<(argsOffset + argsLen)]))
+        let argsOffset = cwdOffset + Int(cwdLen) + 1
+        guard argsLen <= Int(DEFEND_ARGS_MAX), argsLen == 0 || argsOffset + argsLen <= raw.count else {
+            throw .badLength(field: "exec.args")
+        }
+        let args = argsLen == 0 ? [] : splitArgs(UnsafeRawBufferPointer(rebasing: raw[argsOffset..<(argsOffset + argsLen)]))
         return ExecRecord(
             task: task(raw, at: MemoryLayout<E>.offset(of: \.task)!), filename: filename, cwd: cwd, args: args,
             argc: Int(u32(\.argc)),
@@ -129,14 +134,15 @@ public enum RecordDecoder {
 
     private static func file(_ raw: UnsafeRawBufferPointer, flags: UInt32) throws(Failure) -> FileRecord {
         typealias E = defend_file_event
-        try need(raw, MemoryLayout<E>.size, UInt32(DEFEND_EV_FILE.rawValue))
+        let data = MemoryLayout<E>.offset(of: \.ino)! + 8  // `data`
+        try need(raw, data, UInt32(DEFEND_EV_FILE.rawValue))
         func u32(_ key: KeyPath<E, UInt32>) -> UInt32 {
             raw.loadUnaligned(fromByteOffset: MemoryLayout<E>.offset(of: key)!, as: UInt32.self)
         }
-        let path = try string(raw, at: MemoryLayout<E>.offset(of: \.path)!, length: u32(\.path_len),
-                              capacity: Int(DEFEND_PATH_MAX), field: "file.path")
+        let pathLen = u32(\.path_len)
+        let path = try string(raw, at: data, length: pathLen, capacity: Int(DEFEND_PATH_MAX), field: "file.path")
         let oldLen = u32(\.old_path_len)
-        let oldPath = oldLen == 0 ? nil : try string(raw, at: MemoryLayout<E>.offset(of: \.old_path)!,
+        let oldPath = oldLen == 0 ? nil : try string(raw, at: data + Int(pathLen) + 1,
                                                      length: oldLen, capacity: Int(DEFEND_PATH_MAX),
                                                      field: "file.old_path")
         return FileRecord(
