@@ -313,12 +313,15 @@ static long walk_step(__u32 i, void *arg)
         return 0;
     }
     struct dentry *up = BPF_CORE_READ(d, d_parent);
-    if (up == d || !up) {
-        c->done = 2; /* a root dentry that is not its mount's root: disconnected or pseudo file */
-        return 1;
-    }
     __u32 len = BPF_CORE_READ(d, d_name.len);
     const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+    if (up == d || !up) {
+        /* a root dentry that is not its mount's root: disconnected, or a pseudo file (memfd:NAME,
+         * an anonymous inode) whose own name is kept for the record; never resolved */
+        c->done = 2;
+        if (len == 1 || len == 0)
+            return 1; /* "/" of a filesystem reached outside its mount */
+    }
     if (len > 255 || len + 1 > c->pos)
         return 1; /* no such name, or beyond any real path: leave it unresolved */
     struct scratch *s = get_scratch();
@@ -327,11 +330,16 @@ static long walk_step(__u32 i, void *arg)
     __u32 v = c->pos - len;
     __u32 q = v & (DEFEND_PATH_MAX - 1);
     if (q + len <= DEFEND_PATH_MAX) {
-        bpf_probe_read_kernel(&s->walk[q], len & 255, name);
+        __u32 n = len;
+        asm volatile("%0 &= 255" : "+r"(n)); /* kept for the verifier */
+        bpf_probe_read_kernel(&s->walk[q], n, name);
     } else { /* the name wraps around the end of the ring */
-        __u32 first = (DEFEND_PATH_MAX - q) & 255;
+        __u32 first = DEFEND_PATH_MAX - q;
+        asm volatile("%0 &= 255" : "+r"(first));
+        __u32 rest = len - first;
+        asm volatile("%0 &= 255" : "+r"(rest));
         bpf_probe_read_kernel(&s->walk[q], first, name);
-        bpf_probe_read_kernel(&s->walk[0], (len - first) & 255, name + first);
+        bpf_probe_read_kernel(&s->walk[0], rest, name + first);
     }
     v -= 1;
     s->walk[v & (DEFEND_PATH_MAX - 1)] = '/';
@@ -339,7 +347,7 @@ static long walk_step(__u32 i, void *arg)
         c->last_slash = v;
     c->pos = v;
     c->dentry = (__u64)up;
-    return 0;
+    return c->done ? 1 : 0;
 }
 DEFEND_LOOP_STEP(walk_step, struct walk_ctx)
 
