@@ -18,11 +18,16 @@
 #include <linux/types.h>
 #endif
 
-#define DEFEND_PATH_MAX 512   /* path bytes carried or matched, including the NUL */
+#define DEFEND_PATH_MAX 4096  /* path bytes resolved and carried, including the NUL (PATH_MAX) */
+#define DEFEND_PATTERN_MAX 512 /* policy path string bytes, including the NUL */
 #define DEFEND_ARGS_MAX 1024  /* argv bytes (NUL-separated) carried in an exec record */
 #define DEFEND_COMM_LEN 16
 #define DEFEND_MAX_RULES 64   /* selectors (+ responses) per section */
-#define DEFEND_MAX_DEPTH 48   /* path components resolved; deeper paths are truncated (flagged) */
+/* Steps of the path walk (components plus mount crossings): every path of up to PATH_MAX bytes
+ * (at most PATH_MAX / 2 components) through up to 32 mounts is walked to the root, and so is a deeper
+ * one (reached with relative paths) up to this many steps; one that needs more is unresolved
+ * (DEFEND_F_PATH_UNRESOLVED, fail closed). The bound is the same with and without bpf_loop. */
+#define DEFEND_WALK_STEPS (DEFEND_PATH_MAX / 2 + 32)
 #define DEFEND_GENERATIONS 2
 #define DEFEND_POLICY_PATHS_MAX 8192 /* policy_paths entries, both generations together (DefendPolicy.KernelCapacity) */
 
@@ -69,7 +74,13 @@ enum defend_hook {
     DEFEND_HOOK_LSM_TASK_ALLOC = 13, /* lsm__task_alloc */
     DEFEND_HOOK_TP_CGROUP_MKDIR = 14,
     DEFEND_HOOK_TP_CGROUP_RMDIR = 15,
-    DEFEND_HOOK_COUNT = 16,
+    DEFEND_HOOK_LSM_PATH_MKDIR = 16,
+    DEFEND_HOOK_LSM_PATH_RMDIR = 17,
+    DEFEND_HOOK_LSM_PATH_SYMLINK = 18,
+    DEFEND_HOOK_LSM_INODE_SETXATTR = 19, /* a POSIX access ACL set through setxattr (up to 6.1) */
+    DEFEND_HOOK_LSM_INODE_SET_ACL = 20,  /* a POSIX access ACL set (6.2+) */
+    DEFEND_HOOK_LSM_MMAP_FILE = 21,      /* an executable mapping of a file (e.g. ld.so running a program) */
+    DEFEND_HOOK_COUNT = 22,
 };
 
 enum defend_event_type {
@@ -85,7 +96,10 @@ enum defend_event_type {
 
 /* defend_event_header.flags */
 #define DEFEND_F_DENIED (1u << 0)          /* the operation was refused (block) */
-#define DEFEND_F_PATH_TRUNCATED (1u << 1)  /* path (or exec filename) longer than the buffer */
+/* The path (exec: the executable) is longer than PATH_MAX: the field holds its first bytes, cut at a
+ * component boundary. The decision was made on the whole path (policy strings are shorter than
+ * DEFEND_PATTERN_MAX, so the first bytes decide). */
+#define DEFEND_F_PATH_TRUNCATED (1u << 1)
 #define DEFEND_F_ARGS_TRUNCATED (1u << 2)
 #define DEFEND_F_CWD_TRUNCATED (1u << 3)
 #define DEFEND_F_OLD_PATH_TRUNCATED (1u << 4)
@@ -93,6 +107,14 @@ enum defend_event_type {
 #define DEFEND_F_IN_VOLUME_MOUNT (1u << 6) /* file target is on a mount other than the task's root mount */
 #define DEFEND_F_FILE_MOUNT (1u << 7)      /* ... and that mount's root is a file (bind-mounted file) */
 #define DEFEND_F_WAS_EXECUTABLE (1u << 8)  /* file target had an execute bit before the operation */
+/* The path could not be resolved from the root of the mount namespace: more than DEFEND_WALK_STEPS
+ * steps, or not reachable from that root (a lazily unmounted or open_tree()-detached mount, another
+ * namespace's mount, an internal mount, a disconnected dentry). The field holds the part that was
+ * resolved, without a leading '/': it is not an absolute path and is never matched as one. Path
+ * conditions treat it as "may match": a block that could apply refuses (fail closed) with an alert. */
+#define DEFEND_F_PATH_UNRESOLVED (1u << 9)
+#define DEFEND_F_OLD_PATH_UNRESOLVED (1u << 10)
+#define DEFEND_F_CWD_UNRESOLVED (1u << 11)
 
 struct defend_event_header {
     __u32 type;              /* enum defend_event_type */
@@ -129,16 +151,17 @@ struct defend_fork_event {
     struct defend_task task;   /* the child (for a denied fork: the parent, child unknown) */
 };
 
+/* Records with paths are sent with their used bytes only (bpf_ringbuf_output of a per-CPU build
+ * buffer): strings are packed one after another in `data`, each followed by its NUL, and the record
+ * ends after the last one. A record is DEFEND_EXEC_DATA_OFFSET + the used bytes long, not 9 KB. */
 struct defend_exec_event {
     struct defend_event_header h;
     struct defend_task task;
-    __u32 filename_len;        /* bytes before the NUL */
-    __u32 cwd_len;
-    __u32 args_len;            /* bytes used in args (NUL-separated argv) */
+    __u32 filename_len;        /* bytes before the NUL; the filename starts at data[0] */
+    __u32 cwd_len;             /* the cwd starts at data[filename_len + 1] */
+    __u32 args_len;            /* argv bytes (NUL-separated) at data[filename_len + 1 + cwd_len + 1] */
     __u32 argc;                /* full argc, even when args is truncated */
-    char filename[DEFEND_PATH_MAX]; /* resolved path of the executable */
-    char cwd[DEFEND_PATH_MAX];
-    char args[DEFEND_ARGS_MAX];
+    char data[DEFEND_PATH_MAX * 2 + DEFEND_ARGS_MAX]; /* filename (resolved executable), cwd, args */
 };
 
 struct defend_exit_event {
@@ -157,12 +180,11 @@ struct defend_file_event {
     struct defend_event_header h;
     struct defend_task task;
     __u32 mode;                /* resulting mode (chmod/mknod) or current mode */
-    __u32 path_len;
-    __u32 old_path_len;        /* rename/link source; 0 otherwise */
+    __u32 path_len;            /* the target (new name for rename/link) at data[0] */
+    __u32 old_path_len;        /* rename/link source at data[path_len + 1]; 0 = none */
     __u32 pad;
     __u64 ino;
-    char path[DEFEND_PATH_MAX];     /* the target (new name for rename/link) */
-    char old_path[DEFEND_PATH_MAX]; /* rename/link source */
+    char data[DEFEND_PATH_MAX * 2]; /* path, old_path (packed, see defend_exec_event) */
 };
 
 struct defend_cgroup_event {
@@ -214,6 +236,8 @@ enum defend_path_kind {
     DEFEND_PATH_CHILD = 1,      /* string is a directory; direct children match (`dir/ *`) */
     DEFEND_PATH_DESCENDANT = 2, /* string is a directory; every descendant matches (`dir/ **`) */
     DEFEND_PATH_NAME = 3,       /* process name (comm, at most 15 bytes) */
+    DEFEND_PATH_ANCESTOR = 4,   /* string is a directory at or above a pattern's base: moving or removing it
+                                   moves the protected tree (directory rename/rmdir sources and targets) */
 };
 
 /*
@@ -231,7 +255,7 @@ struct defend_path_key {
 
 struct defend_path_value {
     __u64 mask;
-    char str[DEFEND_PATH_MAX];
+    char str[DEFEND_PATTERN_MAX];
 };
 
 #define DEFEND_FNV_OFFSET 0xcbf29ce484222325ULL

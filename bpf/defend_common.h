@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "defend_abi.h"
+#include "defend_loop.h"
 
 #define EPERM 1
 #define S_IFMT 00170000
@@ -26,6 +27,9 @@
 #define FMODE_CREATED 0x100000
 
 #define WALK_SIZE (DEFEND_PATH_MAX * 2)
+#define PATH_CUT 1        /* scratch.path_state: longer than PATH_MAX, the slot holds the first bytes */
+#define PATH_UNRESOLVED 2 /* not resolvable from the namespace root (DEFEND_F_PATH_UNRESOLVED) */
+#define PATH_NO_PARENT 0xfffffffeu
 #define WALK_END (DEFEND_PATH_MAX - 1) /* index of the NUL that ends an assembled path */
 
 char LICENSE[] SEC("license") = "GPL";
@@ -37,7 +41,8 @@ struct {
     __uint(max_entries, 8 << 20); /* userspace sets the configured size before load */
 } events SEC(".maps");
 
-/* bpf_ringbuf_reserve failures by enum defend_event_type. */
+/* bpf_ringbuf_reserve failures by enum defend_event_type. Per-CPU, so a plain increment suffices: clang
+ * 20+ emits __sync_fetch_and_add as atomic_fetch_add (BPF_FETCH, Linux 5.12+), which 5.10 refuses. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, DEFEND_EV_TYPE_COUNT);
@@ -73,13 +78,35 @@ struct {
     __type(value, struct defend_container);
 } containers SEC(".maps");
 
+/* Per-CPU build buffer of records sent with their used size (exec and file records). */
+union defend_record {
+    struct defend_exec_event exec;
+    struct defend_file_event file;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, union defend_record);
+} record_buf SEC(".maps");
+
+static __always_inline union defend_record *get_record(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&record_buf, &zero);
+}
+
 /* Per-CPU work area: paths are far larger than the 512-byte stack. */
 struct scratch {
-    char walk[WALK_SIZE];            /* path assembled backwards, ends at walk[WALK_END] */
+    char walk[WALK_SIZE];            /* ring the path is assembled in (backwards), see walk_step */
     char path[2][DEFEND_PATH_MAX];   /* resolved paths, NUL-terminated */
     __u32 path_len[2];
-    __u32 path_trunc[2];
+    __u32 path_state[2];             /* PATH_CUT, PATH_UNRESOLVED */
+    __u32 last_slash[2];             /* index of the '/' before the last component, or PATH_NO_PARENT */
     char name[16];                   /* process name for NAME lookups, zero padded */
+    __u64 arg_mnt;                   /* defend_resolve's arguments (global functions take scalars) */
+    __u64 arg_dentry;
 };
 
 struct {
@@ -107,7 +134,7 @@ static __always_inline void count_loss(__u32 type)
 {
     __u64 *n = bpf_map_lookup_elem(&losses, &type);
     if (n)
-        __sync_fetch_and_add(n, 1);
+        *n += 1;
 }
 
 /*
@@ -123,6 +150,21 @@ static __always_inline void submit(void *e, int urgent)
     if (urgent || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= DEFEND_WAKEUP_BYTES)
         flags = BPF_RB_FORCE_WAKEUP;
     bpf_ringbuf_submit(e, flags);
+}
+
+/* Send the first `size` bytes of a record built in record_buf; counts a loss of `type` on failure. */
+static __always_inline void send_record(void *rec, __u64 size, int urgent, __u32 type)
+{
+    __u64 flags = BPF_RB_NO_WAKEUP;
+    if (urgent || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= DEFEND_WAKEUP_BYTES)
+        flags = BPF_RB_FORCE_WAKEUP;
+    if (size > sizeof(union defend_record))
+        size = sizeof(union defend_record);
+    asm volatile("" : "+r"(size));
+    if (size < 8)
+        size = 8;
+    if (bpf_ringbuf_output(&events, rec, size, flags))
+        count_loss(type);
 }
 
 static __always_inline int urgent(__u32 actions)
@@ -229,29 +271,41 @@ static __always_inline struct mount *real_mount(struct vfsmount *m)
 struct walk_ctx {
     __u64 dentry;
     __u64 vfsmnt;
-    __u64 root_dentry;
-    __u64 root_mnt;
-    __u32 pos;   /* first byte of the assembled path in scratch.walk */
-    __u32 done;
+    __u64 ns_root;    /* struct mount * of the current mount namespace's root */
+    __u32 pos;        /* virtual position of the assembled path's first byte (see WALK_V0) */
+    __u32 done;       /* 1: reached the namespace root; 2: unresolvable (disconnected, foreign) */
+    __u32 last_slash; /* virtual position of the '/' before the last component, 0 = none yet */
+    __u32 pad;
 };
 
-/* One step up: a path component, or a crossing from a mount's root to its mountpoint. */
+/* The walk writes names backwards into a ring of DEFEND_PATH_MAX bytes (scratch.walk, index =
+ * virtual position & (DEFEND_PATH_MAX - 1)); the virtual position starts high enough never to wrap
+ * below zero within DEFEND_WALK_STEPS names. A path longer than the ring keeps its first bytes. */
+#define WALK_V0 (WALK_END + DEFEND_PATH_MAX * 1024u)
+
+/*
+ * One step up: a path component, or a crossing from a mount's root to its mountpoint. The walk
+ * ends at the root of the current mount namespace, never at the task's root: inside a chroot (or
+ * through /proc/PID/root) a file has the same path as from outside, so `chroot /usr/local` cannot
+ * make /usr/local/bin/x look like /bin/x. A top that is not that root (a lazily unmounted or
+ * open_tree()-detached mount, another namespace's mount, an internal mount, a dentry that is not
+ * connected to its mount's root) is unresolvable: such a path is not absolute and must not be
+ * matched as if it were.
+ * A path longer than PATH_MAX is still walked to the root: the ring then holds its first
+ * DEFEND_PATH_MAX bytes, which are all that policy strings (< DEFEND_PATTERN_MAX) can match.
+ */
 static long walk_step(__u32 i, void *arg)
 {
     struct walk_ctx *c = arg;
     struct dentry *d = (struct dentry *)c->dentry;
     struct vfsmount *vm = (struct vfsmount *)c->vfsmnt;
 
-    if (c->dentry == c->root_dentry && c->vfsmnt == c->root_mnt) {
-        c->done = 1;
-        return 1;
-    }
     struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
     if (d == mnt_root) {
         struct mount *m = real_mount(vm);
         struct mount *parent = BPF_CORE_READ(m, mnt_parent);
-        if (parent == m) { /* global root (task root outside this namespace's view) */
-            c->done = 1;
+        if (parent == m) { /* top of a mount tree */
+            c->done = (__u64)m == c->ns_root ? 1 : 2;
             return 1;
         }
         c->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
@@ -259,61 +313,142 @@ static long walk_step(__u32 i, void *arg)
         return 0;
     }
     struct dentry *up = BPF_CORE_READ(d, d_parent);
-    if (up == d || !up) {
-        c->done = 1;
-        return 1;
-    }
     __u32 len = BPF_CORE_READ(d, d_name.len);
     const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+    if (up == d || !up) {
+        /* a root dentry that is not its mount's root: disconnected, or a pseudo file (memfd:NAME,
+         * an anonymous inode) whose own name is kept for the record; never resolved */
+        c->done = 2;
+        if (len == 1 || len == 0)
+            return 1; /* "/" of a filesystem reached outside its mount */
+    }
     if (len > 255 || len + 1 > c->pos)
-        return 1; /* does not fit: truncated */
+        return 1; /* no such name, or beyond any real path: leave it unresolved */
     struct scratch *s = get_scratch();
     if (!s)
         return 1;
-    __u32 pos = c->pos - len;
-    bpf_probe_read_kernel(&s->walk[pos & (DEFEND_PATH_MAX - 1)], len & 255, name);
-    pos -= 1;
-    s->walk[pos & (DEFEND_PATH_MAX - 1)] = '/';
-    c->pos = pos;
+    __u32 v = c->pos - len;
+    __u32 q = v & (DEFEND_PATH_MAX - 1);
+    if (q + len <= DEFEND_PATH_MAX) {
+        __u32 n = len;
+        asm volatile("%0 &= 255" : "+r"(n)); /* kept for the verifier */
+        bpf_probe_read_kernel(&s->walk[q], n, name);
+    } else { /* the name wraps around the end of the ring */
+        __u32 first = DEFEND_PATH_MAX - q;
+        asm volatile("%0 &= 255" : "+r"(first));
+        __u32 rest = len - first;
+        asm volatile("%0 &= 255" : "+r"(rest));
+        bpf_probe_read_kernel(&s->walk[q], first, name);
+        bpf_probe_read_kernel(&s->walk[0], rest, name + first);
+    }
+    v -= 1;
+    s->walk[v & (DEFEND_PATH_MAX - 1)] = '/';
+    if (!c->last_slash)
+        c->last_slash = v;
+    c->pos = v;
     c->dentry = (__u64)up;
-    return 0;
+    return c->done ? 1 : 0;
 }
+DEFEND_LOOP_STEP(walk_step, struct walk_ctx)
+
 
 /*
- * Resolve (mnt, dentry) into scratch.path[slot], relative to the current task's root
- * (current->fs->root), crossing mounts, at most DEFEND_MAX_DEPTH components (+ mount
- * crossings). Returns the length; scratch.path_trunc[slot] says when it was cut.
+ * Resolve (mnt, dentry) into scratch.path[slot], from the root of the current mount namespace,
+ * crossing mounts. Returns the length; scratch.path_state[slot] has PATH_CUT when the path is longer
+ * than PATH_MAX (the slot holds its first bytes) and PATH_UNRESOLVED when it could not be resolved
+ * (see DEFEND_F_PATH_UNRESOLVED): the slot then holds the resolved part without its leading '/', so
+ * that it can never pass for an absolute path.
  */
-static __always_inline __u32 resolve_path(struct scratch *s, int slot, struct vfsmount *mnt, struct dentry *dentry)
+__attribute__((noinline)) __u32 defend_resolve(__u32 slot)
 {
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
     struct walk_ctx c = {
-        .dentry = (__u64)dentry,
-        .vfsmnt = (__u64)mnt,
-        .root_dentry = (__u64)BPF_CORE_READ(cur, fs, root.dentry),
-        .root_mnt = (__u64)BPF_CORE_READ(cur, fs, root.mnt),
-        .pos = WALK_END,
+        .dentry = s->arg_dentry,
+        .vfsmnt = s->arg_mnt,
+        .ns_root = (__u64)BPF_CORE_READ(cur, nsproxy, mnt_ns, root),
+        .pos = WALK_V0,
         .done = 0,
+        .last_slash = 0,
     };
     s->walk[WALK_END] = 0;
-    bpf_loop(DEFEND_MAX_DEPTH + 16, walk_step, &c, 0);
+    DEFEND_LOOP(DEFEND_WALK_STEPS, walk_step, &c);
     /* walk_step may have looked the scratch up again: same per-CPU value, so `s` stays valid. */
-    __u32 pos = c.pos & (DEFEND_PATH_MAX - 1);
-    __u32 len = WALK_END - pos;
     slot &= 1;
-    s->path_trunc[slot] = !c.done;
-    if (len == 0) {
-        s->path[slot][0] = '/';
-        s->path[slot][1] = 0;
-        s->path_len[slot] = 1;
-        return 1;
+    __u32 total = WALK_V0 - c.pos; /* bytes written */
+    __u32 state = (c.done != 1 ? PATH_UNRESOLVED : 0) | (total > WALK_END ? PATH_CUT : 0);
+    s->path_state[slot] = state;
+    __u32 pos = c.pos & (DEFEND_PATH_MAX - 1);
+    __u32 len;
+    if (state & PATH_CUT) {
+        /* Make the ring contiguous from pos: mirror its start behind its end, then take PATH_MAX - 1 */
+        if (pos > 1)
+            bpf_probe_read_kernel(&s->walk[DEFEND_PATH_MAX], (pos - 1) & (DEFEND_PATH_MAX - 1), &s->walk[0]);
+        len = WALK_END;
+        s->last_slash[slot] = PATH_NO_PARENT;
+    } else {
+        len = WALK_END - pos;
+        s->last_slash[slot] = c.last_slash >= c.pos ? c.last_slash - c.pos : PATH_NO_PARENT;
     }
-    __u32 n = DEFEND_PATH_MAX - pos; /* bytes including the NUL */
-    if (n > DEFEND_PATH_MAX)
-        n = DEFEND_PATH_MAX;
-    bpf_probe_read_kernel(s->path[slot], n, &s->walk[pos]);
+    if ((state & PATH_UNRESOLVED) && len > 0) { /* drop the leading '/' of an unresolved part */
+        pos++;
+        len--;
+        s->last_slash[slot] = PATH_NO_PARENT;
+    }
+    if (len == 0) {
+        if (!state) {
+            s->path[slot][0] = '/';
+            s->path[slot][1] = 0;
+            s->path_len[slot] = 1;
+            return 1;
+        }
+        s->path[slot][0] = 0;
+        s->path_len[slot] = 0;
+        return 0;
+    }
+    asm volatile("%0 &= 4095" : "+r"(len)); /* DEFEND_PATH_MAX - 1, kept by the verifier */
+    bpf_probe_read_kernel(s->path[slot], len, &s->walk[pos & (DEFEND_PATH_MAX - 1)]);
+    s->path[slot][len] = 0;
     s->path_len[slot] = len;
     return len;
+}
+
+/* A global function: verified once per program, however many names a hook resolves. */
+static __always_inline __u32 resolve_path(struct scratch *s, int slot, struct vfsmount *mnt, struct dentry *dentry)
+{
+    s->arg_mnt = (__u64)mnt;
+    s->arg_dentry = (__u64)dentry;
+    return defend_resolve(slot & 1);
+}
+
+/* Record flags for scratch.path[slot]. */
+static __always_inline __u32 path_flags(struct scratch *s, int slot, __u32 truncated, __u32 unresolved)
+{
+    __u32 st = s->path_state[slot & 1];
+    return ((st & PATH_CUT) ? truncated : 0) | ((st & PATH_UNRESOLVED) ? unresolved : 0);
+}
+
+/* Copy scratch.path[slot] and its NUL into a record (only the bytes used, not the whole field). */
+static __always_inline void copy_path(char *dst, __u32 *dst_len, struct scratch *s, int slot)
+{
+    __u32 len = s->path_len[slot & 1] & (DEFEND_PATH_MAX - 1);
+    *dst_len = len;
+    bpf_probe_read_kernel(dst, len + 1, s->path[slot & 1]); /* len <= 4095: at most the field's 4096 */
+}
+
+/* Copy scratch.path[slot] and its NUL into data[off] of a packed area of at least off_max + PATH_MAX
+ * bytes (off is clamped to off_max); returns the offset just after the NUL. */
+static __always_inline __u32 pack_path(char *data, __u32 off, __u32 off_max, __u32 *dst_len, struct scratch *s, int slot)
+{
+    __u32 len = s->path_len[slot & 1] & (DEFEND_PATH_MAX - 1);
+    if (off > off_max)
+        off = off_max;
+    asm volatile("" : "+r"(off));
+    *dst_len = len;
+    bpf_probe_read_kernel(data + off, len + 1, s->path[slot & 1]);
+    return off + len + 1;
 }
 
 static __always_inline __u32 resolve_file(struct scratch *s, int slot, struct file *f)
@@ -347,7 +482,9 @@ __attribute__((noinline)) __u64 defend_lookup(__u64 hash, __u32 gen, __u32 len, 
     }
     const char *a = slot ? s->path[1] : s->path[0];
     /* compare 8 bytes at a time; the stored string is zero padded past its length */
-    for (int w = 0; w < DEFEND_PATH_MAX / 8; w++) {
+    if (len >= DEFEND_PATTERN_MAX)
+        return 0;
+    for (int w = 0; w < DEFEND_PATTERN_MAX / 8; w++) {
         __u32 off = w * 8;
         if (off >= len)
             break;
@@ -371,12 +508,13 @@ struct match_ctx {
     __u64 hash;        /* FNV-1a of path[0..i) */
     __u64 parent_hash; /* ... of the parent directory */
     __u64 mask;
-    __u32 len;
-    __u32 parent_len;
+    __u32 len;         /* bytes hashed: the path's first DEFEND_PATTERN_MAX at most */
+    __u32 full_len;
+    __u32 last_slash;  /* index of the parent's end (the '/' before the last component) */
+    __u32 has_parent;
     __u32 gen;
     __u32 section;
     __u32 slot;
-    __u32 pad;
 };
 
 #define MATCH_STRIDE 8
@@ -399,32 +537,62 @@ static long match_step(__u32 i, void *arg)
         if (k >= c->len)
             return 1;
         unsigned char ch = path[k & (DEFEND_PATH_MAX - 1)];
-        if (ch == '/' && k + 1 < c->len) {
+        if (ch == '/' && k + 1 < c->full_len) {
             c->mask |= lookup_path(c->hash, c->gen, k, c->section, DEFEND_PATH_DESCENDANT, c->slot & 1);
-            c->parent_hash = c->hash;
-            c->parent_len = k;
+            if (k == c->last_slash) {
+                c->parent_hash = c->hash;
+                c->has_parent = 1;
+            }
         }
         c->hash = (c->hash ^ ch) * DEFEND_FNV_PRIME;
     }
     return 0;
 }
+DEFEND_LOOP_STEP(match_step, struct match_ctx)
 
-/* Selectors of `section` whose path condition accepts scratch.path[slot]. */
-static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, __u32 section)
+
+/*
+ * Selectors of `section` whose path condition accepts scratch.path[slot], a resolved absolute path
+ * (the caller handles unresolved ones). Policy strings are shorter than DEFEND_PATTERN_MAX, so only
+ * the path's first DEFEND_PATTERN_MAX bytes can decide: an ancestor or parent directory ends within
+ * them, and a longer path equals no string. The scan costs the same for a path of 4095 bytes.
+ */
+__attribute__((noinline)) __u64 defend_path_mask(__u32 slot, __u32 gen, __u32 section, __u32 tree)
 {
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    __u32 len = s->path_len[slot & 1];
     struct match_ctx c = {
         .hash = DEFEND_FNV_OFFSET, .parent_hash = DEFEND_FNV_OFFSET, .mask = 0,
-        .len = s->path_len[slot & 1], .parent_len = 0xffffffff, .gen = gen, .section = section,
+        .len = len < DEFEND_PATTERN_MAX ? len : DEFEND_PATTERN_MAX, .full_len = len,
+        .last_slash = s->last_slash[slot & 1], .has_parent = 0, .gen = gen, .section = section,
         .slot = slot & 1,
     };
-    if (c.len == 0 || c.len >= DEFEND_PATH_MAX)
+    if (len == 0 || len >= DEFEND_PATH_MAX)
         return 0;
-    bpf_loop(DEFEND_PATH_MAX / MATCH_STRIDE, match_step, &c, 0);
+    if (s->path_state[slot & 1] & PATH_CUT)
+        c.full_len = DEFEND_PATH_MAX; /* longer than the slot: every scanned '/' ends an ancestor */
+    if (len == 1) /* "/": no parent */
+        c.last_slash = PATH_NO_PARENT;
+    DEFEND_LOOP(DEFEND_PATTERN_MAX / MATCH_STRIDE, match_step, &c);
     __u64 m = c.mask;
-    if (c.parent_len != 0xffffffff)
-        m |= lookup_path(c.parent_hash, gen, c.parent_len, section, DEFEND_PATH_CHILD, slot & 1);
-    m |= lookup_path(c.hash, gen, c.len, section, DEFEND_PATH_EXACT, slot & 1);
+    /* a cut path continues below its last byte: the whole string is an ancestor too */
+    if ((s->path_state[slot & 1] & PATH_CUT) && len < DEFEND_PATTERN_MAX)
+        m |= lookup_path(c.hash, gen, len, section, DEFEND_PATH_DESCENDANT, slot & 1);
+    if (c.has_parent)
+        m |= lookup_path(c.parent_hash, gen, c.last_slash, section, DEFEND_PATH_CHILD, slot & 1);
+    if (len < DEFEND_PATTERN_MAX && !(s->path_state[slot & 1] & PATH_CUT)) {
+        m |= lookup_path(c.hash, gen, len, section, DEFEND_PATH_EXACT, slot & 1);
+        if (tree) /* a directory that moves: protected trees at or below it */
+            m |= lookup_path(c.hash, gen, len, section, DEFEND_PATH_ANCESTOR, slot & 1);
+    }
     return m;
+}
+
+static __always_inline __u64 path_mask(struct scratch *s, int slot, __u32 gen, __u32 section, __u32 tree)
+{
+    return defend_path_mask(slot & 1, gen, section, tree);
 }
 
 /* NAME entry for scratch.name (a comm, at most 15 bytes). */
@@ -486,6 +654,27 @@ static __always_inline int telemetry_verdict(struct verdict *v, struct task_stru
  * opMask[op] & containerMask. Returns the policy (NULL when nothing can match) and the
  * starting selector mask; the caller stops early on 0.
  */
+static __always_inline struct defend_policy *policy_base(struct verdict *v, __u32 section, __u64 cgid, __u64 *cmask_out)
+{
+    __u32 gen;
+    struct defend_policy *p = active_policy(&gen);
+    v->gen = gen;
+    *cmask_out = 0;
+    if (!p)
+        return NULL;
+    v->telemetry = (p->flags & DEFEND_PF_PROCESS_TELEMETRY) != 0;
+    struct defend_container *c = bpf_map_lookup_elem(&containers, &cgid);
+    if (c) {
+        v->flags |= DEFEND_F_IN_CONTAINER;
+        *cmask_out = c->mask[bit01(gen)][bit01(section)];
+    } else {
+        *cmask_out = p->host_mask[bit01(section)];
+    }
+    if (!(p->flags & DEFEND_PF_LOADED))
+        return NULL;
+    return p;
+}
+
 static __always_inline struct defend_policy *policy_start(struct verdict *v, __u32 section, __u32 op, __u64 cgid, __u64 *m)
 {
     __u32 gen;
@@ -511,6 +700,7 @@ static __always_inline struct defend_policy *policy_start(struct verdict *v, __u
 
 struct fire_ctx {
     __u64 m;
+    __u64 known; /* selectors known to match: only these can exclude */
     __u64 sel;
     __u32 actions;
     __u32 gen;
@@ -528,23 +718,98 @@ static long fire_step(__u32 i, void *arg)
     if (!p)
         return 1;
     struct defend_response *r = &p->responses[bit01(c->section)][i & (DEFEND_MAX_RULES - 1)];
-    if ((c->m & r->match) && !(c->m & r->exclude)) {
+    if ((c->m & r->match) && !(c->known & r->exclude)) {
         c->actions |= r->actions;
         c->sel |= r->match;
     }
     return 0;
 }
+DEFEND_LOOP_STEP(fire_step, struct fire_ctx)
 
-/* Last stage: fire responses on the final selector mask `m`. */
-static __always_inline void policy_fire(struct verdict *v, struct defend_policy *p, __u32 section, __u64 m)
+
+/*
+ * Last stage: fire responses on the final selector mask `m`, of which the selectors in `unknown`
+ * only may match (their path condition met an unresolved path). A response fires when it matches
+ * any selector of `m` and excludes none known to match: the unresolved path is given every chance
+ * to fall under a rule. So a block that could apply refuses (fail closed, with an alert), and what
+ * is reported carries DEFEND_F_PATH_UNRESOLVED.
+ */
+static __always_inline void policy_fire(struct verdict *v, struct defend_policy *p, __u32 section, __u64 m, __u64 unknown)
 {
     struct fire_ctx c = {
-        .m = m, .sel = 0, .actions = 0, .gen = v->gen, .section = section,
+        .m = m, .known = m & ~unknown, .sel = 0, .actions = 0, .gen = v->gen, .section = section,
         .count = p->response_count[section & 1],
     };
-    bpf_loop(DEFEND_MAX_RULES, fire_step, &c, 0);
+    DEFEND_LOOP(DEFEND_MAX_RULES, fire_step, &c);
     v->actions = c.actions;
     v->selectors = m & c.sel;
+    if (unknown && (c.actions & DEFEND_ACTION_BLOCK))
+        v->actions |= DEFEND_ACTION_ALERT;
+}
+
+/*
+ * Path condition of `section` for scratch.path[slot]: narrows *m to the selectors whose path
+ * condition accepts it, or, when the path is unresolved, keeps them all and returns them as
+ * "unknown" for policy_fire. Costs nothing when no selector of *m has a path condition.
+ */
+static __always_inline __u64 path_condition(struct scratch *s, int slot, struct defend_policy *p, __u32 gen,
+                                            __u32 section, __u64 *m, __u32 tree)
+{
+    __u64 any = p->path_any_mask[section & 1];
+    if (!(*m & ~any))
+        return 0;
+    if (s->path_state[slot & 1] & PATH_UNRESOLVED)
+        return *m & ~any;
+    *m &= any | path_mask(s, slot, gen, section, tree);
+    return 0;
+}
+
+/*
+ * The task's root mount, when `mnt` is another mount of the same filesystem (a bind mount of a
+ * tree, or of the whole root): the file then also has its name from the root mount, which is the
+ * name a rule about that tree means. NULL otherwise.
+ */
+static __always_inline struct vfsmount *alias_mount(struct vfsmount *mnt)
+{
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    struct vfsmount *root = BPF_CORE_READ(cur, fs, root.mnt);
+    if (!mnt || mnt == root || BPF_CORE_READ(mnt, mnt_sb) != BPF_CORE_READ(root, mnt_sb))
+        return NULL;
+    return root;
+}
+
+/*
+ * Resolve the name (mnt, dentry) into scratch.path[slot] and apply the path condition of `section`
+ * to *m (see path_condition; returns the "unknown" selectors). A name reached through a bind mount
+ * of the root's filesystem is judged by both its names, so a bind mount cannot dodge a rule; the
+ * slot (and the record) then holds the name from the root mount.
+ */
+static __always_inline __u64 judge_name(struct scratch *s, int slot, struct defend_policy *p, __u32 gen, __u32 section,
+                                        __u64 *m, __u32 tree, struct vfsmount *mnt, struct dentry *dentry,
+                                        int resolved)
+{
+    __u64 start = *m;
+    if (!resolved)
+        resolve_path(s, slot, mnt, dentry);
+    __u64 unknown = path_condition(s, slot, p, gen, section, m, tree);
+    if (!(start & ~p->path_any_mask[section & 1]))
+        return unknown;
+    struct vfsmount *root = alias_mount(mnt);
+    if (!root)
+        return unknown;
+    resolve_path(s, slot, root, dentry);
+    if (s->path_state[slot & 1] & PATH_UNRESOLVED) { /* no name from the root mount: keep the first */
+        resolve_path(s, slot, mnt, dentry);
+        return unknown;
+    }
+    __u64 m2 = start;
+    path_condition(s, slot, p, gen, section, &m2, tree);
+    if (unknown) { /* the first name was unresolved: the root mount's name decides */
+        *m = m2;
+        return 0;
+    }
+    *m |= m2;
+    return 0;
 }
 
 /*
@@ -553,26 +818,30 @@ static __always_inline void policy_fire(struct verdict *v, struct defend_policy 
  * The name is scratch.name.
  */
 static __always_inline void decide_process(struct verdict *v, struct scratch *s, __u32 op, struct task_struct *task,
-                                           int have_path, struct file *exe)
+                                           int have_path, struct file *exe, int path_only)
 {
     __u64 m;
     struct defend_policy *p = policy_start(v, DEFEND_SECTION_PROCESS, op, task_cgroup_id(task), &m);
     if (!p)
         return;
+    if (path_only) /* only selectors that name executables (mmap_file) */
+        m &= ~p->path_any_mask[DEFEND_SECTION_PROCESS];
     m &= p->interactive_mask[task_interactive(task) ? 1 : 0];
     if (m & ~p->name_any_mask)
         m &= p->name_any_mask | defend_name_mask(v->gen);
+    __u64 unknown = 0;
     if (m & ~p->path_any_mask[DEFEND_SECTION_PROCESS]) {
         if (!have_path && !exe) {
             m &= p->path_any_mask[DEFEND_SECTION_PROCESS]; /* no executable (kernel thread): no path */
         } else {
-            if (!have_path)
-                resolve_file(s, 0, exe);
-            m &= p->path_any_mask[DEFEND_SECTION_PROCESS] | path_mask(s, 0, v->gen, DEFEND_SECTION_PROCESS);
+            unknown = judge_name(s, 0, p, v->gen, DEFEND_SECTION_PROCESS, &m, 0, BPF_CORE_READ(exe, f_path.mnt),
+                                 BPF_CORE_READ(exe, f_path.dentry), have_path);
         }
     }
+    if (path_only && unknown) /* a mapping of an unnamed file (memfd, JIT) is not an exec: no fail closed */
+        m &= ~unknown, unknown = 0;
     if (m)
-        policy_fire(v, p, DEFEND_SECTION_PROCESS, m);
+        policy_fire(v, p, DEFEND_SECTION_PROCESS, m, unknown);
 }
 
 static __always_inline void fill_header(struct defend_event_header *h, __u32 type, __u32 hook, struct verdict *v, __u32 op)

@@ -25,19 +25,70 @@ static __always_inline __u32 inode_mode(struct dentry *d)
     return BPF_CORE_READ(d, d_inode, i_mode);
 }
 
+#define OPB(op) (1u << (op))
+#define OPS_ALL (OPB(DEFEND_OP_CREATE_EXECUTABLE) | OPB(DEFEND_OP_MODIFY_EXECUTABLE) | OPB(DEFEND_OP_CREATE_FILE) | \
+                 OPB(DEFEND_OP_MODIFY_FILE) | OPB(DEFEND_OP_DELETE_FILE))
+#define S_IFDIR 0040000
+#define RENAME_EXCHANGE 2
+
+/* One name an operation changes: where it is and which operations it amounts to there. */
+struct file_side {
+    struct vfsmount *mnt;
+    struct dentry *dentry;
+    __u32 ops;      /* OPB() bits judged with every selector */
+    __u32 path_ops; /* OPB() bits judged with selectors that have a path condition only: a change to
+                       a named tree that selectors about operations (drift) see at the other name */
+    __u32 tree;     /* a directory moves or goes: ANCESTOR entries (protected trees below it) count */
+    __u32 pad;
+};
+
 struct file_op {
     __u32 hook;
-    __u32 op;
+    __u32 op;             /* the operation reported (the target's) */
     __u32 mode;
     __u32 flags;          /* DEFEND_F_WAS_EXECUTABLE */
     __u64 ino;
-    struct vfsmount *mnt; /* target */
-    struct dentry *dentry;
-    struct vfsmount *old_mnt; /* rename/link source, or NULL */
-    struct dentry *old_dentry;
-    __u32 evaluated;          /* out: the operation was in the policy's scope and fully decided */
-    __u32 truncate_dedup;     /* path_truncate: skip when the same O_TRUNC open was decided */
+    struct file_side t;   /* target (new name for rename/link); t.ops = 0 means OPB(op) */
+    struct file_side o;   /* rename/link source; o.dentry NULL when none */
+    __u32 evaluated;      /* out: the operation was in the policy's scope and fully decided */
+    __u32 truncate_dedup; /* path_truncate: skip when the same O_TRUNC open was decided */
 };
+
+static __always_inline __u64 ops_mask(struct defend_policy *p, __u32 ops)
+{
+    __u64 m = 0;
+#pragma unroll
+    for (int op = 0; op <= DEFEND_OP_DELETE_FILE; op++)
+        if (ops & OPB(op))
+            m |= p->op_mask[op];
+    return m;
+}
+
+/* Volume conditions of the mount `mnt` relative to the task's root mount. */
+static __always_inline __u64 volume_mask(struct defend_policy *p, struct vfsmount *mnt, struct vfsmount *root_mnt,
+                                         __u32 *vflags)
+{
+    if (mnt == root_mnt)
+        return ~0ULL;
+    *vflags |= DEFEND_F_IN_VOLUME_MOUNT;
+    struct dentry *mroot = BPF_CORE_READ(mnt, mnt_root);
+    if (is_regular(inode_mode(mroot))) {
+        *vflags |= DEFEND_F_FILE_MOUNT;
+        return p->file_mount_ok_mask;
+    }
+    return p->volume_ok_mask;
+}
+
+/* Selectors a side can match before its path is looked at. */
+static __always_inline __u64 side_start(struct defend_policy *p, struct file_side *sd, __u64 cmask,
+                                        struct vfsmount *root_mnt, __u32 *vflags)
+{
+    __u64 any = p->path_any_mask[DEFEND_SECTION_FILE];
+    __u64 m = (ops_mask(p, sd->ops) | (ops_mask(p, sd->path_ops) & ~any)) & cmask;
+    if (!m)
+        return 0;
+    return m & volume_mask(p, sd->mnt, root_mnt, vflags);
+}
 
 /* The O_TRUNC open of this inode by this task was decided already (and forget it). */
 static __always_inline int truncate_already_decided(__u64 ino)
@@ -50,14 +101,23 @@ static __always_inline int truncate_already_decided(__u64 ino)
     return 1;
 }
 
-/* Decide, report and enforce one file operation. Returns the LSM verdict. */
+/* Decide, report and enforce one file operation (every name it changes). Returns the LSM verdict. */
 static __always_inline int file_decide(struct file_op *f)
 {
     struct verdict v = {};
-    __u64 m;
-    struct defend_policy *p = policy_start(&v, DEFEND_SECTION_FILE, f->op, bpf_get_current_cgroup_id(), &m);
-    if (!p)
-        return 0; /* the common case: nothing in scope (host with scope containers, read opens...) */
+    __u64 cmask;
+    struct defend_policy *p = policy_base(&v, DEFEND_SECTION_FILE, bpf_get_current_cgroup_id(), &cmask);
+    if (!p || !cmask)
+        return 0; /* the common case: nothing in scope (host with scope containers...) */
+    if (!f->t.ops)
+        f->t.ops = OPB(f->op);
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    struct vfsmount *root_mnt = BPF_CORE_READ(cur, fs, root.mnt);
+    __u32 vflags = 0, oflags = 0;
+    __u64 m0 = side_start(p, &f->t, cmask, root_mnt, &vflags);
+    __u64 m1 = f->o.dentry ? side_start(p, &f->o, cmask, root_mnt, &oflags) : 0;
+    if (!m0 && !m1)
+        return 0; /* read opens, operations no selector takes */
     /* Only operations in scope pay for the de-duplication lookup. */
     if (f->truncate_dedup && truncate_already_decided(f->ino))
         return 0;
@@ -66,59 +126,35 @@ static __always_inline int file_decide(struct file_op *f)
     if (!s)
         return 0;
 
-    /* volume: the target is on a mount other than the task's root mount */
-    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
-    struct vfsmount *root_mnt = BPF_CORE_READ(cur, fs, root.mnt);
-    __u32 vflags = 0;
-    struct vfsmount *tmnt = f->mnt;
-    if (tmnt != root_mnt) {
-        vflags |= DEFEND_F_IN_VOLUME_MOUNT;
-        struct dentry *mroot = BPF_CORE_READ(tmnt, mnt_root);
-        if (is_regular(inode_mode(mroot)))
-            vflags |= DEFEND_F_FILE_MOUNT;
-    }
-    if (vflags & DEFEND_F_FILE_MOUNT)
-        m &= p->file_mount_ok_mask;
-    else if (vflags & DEFEND_F_IN_VOLUME_MOUNT)
-        m &= p->volume_ok_mask;
+    __u64 unknown = judge_name(s, 0, p, v.gen, DEFEND_SECTION_FILE, &m0, f->t.tree, f->t.mnt, f->t.dentry, 0);
+    if (f->o.dentry)
+        unknown |= judge_name(s, 1, p, v.gen, DEFEND_SECTION_FILE, &m1, f->o.tree, f->o.mnt, f->o.dentry, 0);
+    __u64 m = m0 | m1;
     if (!m)
         return 0;
-
-    resolve_path(s, 0, f->mnt, f->dentry);
-    if (m & ~p->path_any_mask[DEFEND_SECTION_FILE])
-        m &= p->path_any_mask[DEFEND_SECTION_FILE] | path_mask(s, 0, v.gen, DEFEND_SECTION_FILE);
-    if (!m)
-        return 0;
-    policy_fire(&v, p, DEFEND_SECTION_FILE, m);
+    policy_fire(&v, p, DEFEND_SECTION_FILE, m, unknown & m);
     if (!v.actions)
         return 0;
 
     int deny = (v.actions & DEFEND_ACTION_BLOCK) != 0;
-    struct defend_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
-        count_loss(DEFEND_EV_FILE);
+    union defend_record *r = get_record();
+    if (!r)
         return deny ? -EPERM : 0;
-    }
+    struct defend_file_event *e = &r->file;
     fill_header(&e->h, DEFEND_EV_FILE, f->hook, &v, f->op);
     e->h.flags |= vflags | f->flags | (deny ? DEFEND_F_DENIED : 0);
-    if (s->path_trunc[0])
-        e->h.flags |= DEFEND_F_PATH_TRUNCATED;
+    e->h.flags |= path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
     fill_task(&e->task, cur);
     e->mode = f->mode;
     e->ino = f->ino;
     e->pad = 0;
-    e->path_len = s->path_len[0] & (DEFEND_PATH_MAX - 1);
-    bpf_probe_read_kernel(e->path, DEFEND_PATH_MAX, s->path[0]);
+    __u32 off = pack_path(e->data, 0, 0, &e->path_len, s, 0);
     e->old_path_len = 0;
-    e->old_path[0] = 0;
-    if (f->old_dentry) {
-        resolve_path(s, 1, f->old_mnt, f->old_dentry);
-        if (s->path_trunc[1])
-            e->h.flags |= DEFEND_F_OLD_PATH_TRUNCATED;
-        e->old_path_len = s->path_len[1] & (DEFEND_PATH_MAX - 1);
-        bpf_probe_read_kernel(e->old_path, DEFEND_PATH_MAX, s->path[1]);
+    if (f->o.dentry) {
+        e->h.flags |= path_flags(s, 1, DEFEND_F_OLD_PATH_TRUNCATED, DEFEND_F_OLD_PATH_UNRESOLVED);
+        off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->old_path_len, s, 1);
     }
-    submit(e, urgent(e->h.actions));
+    send_record(e, __builtin_offsetof(struct defend_file_event, data) + off, urgent(e->h.actions), DEFEND_EV_FILE);
     return deny ? -EPERM : 0;
 }
 
@@ -131,14 +167,12 @@ int BPF_PROG(defend_path_mknod, const struct path *dir, struct dentry *dentry, u
     __u32 md = mode;
     if ((md & S_IFMT) == 0)
         md |= S_IFREG; /* mknod(2) with no type creates a regular file */
-    if (!is_regular(md))
-        return 0;
+    /* a device, fifo or socket is a new name too (never an executable) */
     struct file_op f = {
         .hook = DEFEND_HOOK_LSM_PATH_MKNOD,
-        .op = (md & S_IXUGO) ? DEFEND_OP_CREATE_EXECUTABLE : DEFEND_OP_CREATE_FILE,
+        .op = (is_regular(md) && (md & S_IXUGO)) ? DEFEND_OP_CREATE_EXECUTABLE : DEFEND_OP_CREATE_FILE,
         .mode = md,
-        .mnt = BPF_CORE_READ(dir, mnt),
-        .dentry = dentry,
+        .t = { .mnt = BPF_CORE_READ(dir, mnt), .dentry = dentry },
     };
     return file_decide(&f);
 }
@@ -167,8 +201,7 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
         .mode = md,
         .flags = exe ? DEFEND_F_WAS_EXECUTABLE : 0,
         .ino = inode->i_ino,
-        .mnt = file->f_path.mnt,
-        .dentry = file->f_path.dentry,
+        .t = { .mnt = file->f_path.mnt, .dentry = file->f_path.dentry },
     };
     int verdict = file_decide(&f);
     /* Up to 6.1 an O_TRUNC open continues into security_path_truncate (handle_truncate); since
@@ -200,8 +233,7 @@ int BPF_PROG(defend_path_truncate, const struct path *path, int ret)
         .mode = md,
         .flags = exe ? DEFEND_F_WAS_EXECUTABLE : 0,
         .ino = ino,
-        .mnt = path->mnt,
-        .dentry = d,
+        .t = { .mnt = path->mnt, .dentry = d },
         .truncate_dedup = 1, /* the O_TRUNC open that led here may have been decided by file_open */
     };
     return file_decide(&f);
@@ -215,11 +247,11 @@ int BPF_PROG(defend_path_chmod, const struct path *path, umode_t mode, int ret)
     struct dentry *d = BPF_CORE_READ(path, dentry);
     struct inode *inode = BPF_CORE_READ(d, d_inode);
     __u32 old = BPF_CORE_READ(inode, i_mode);
-    if (!is_regular(old))
-        return 0;
-    __u32 md = (mode & 07777) | S_IFREG;
+    __u32 md = (mode & 07777) | (old & S_IFMT);
     __u32 op;
-    if (old & S_IXUGO)
+    if (!is_regular(old))
+        op = DEFEND_OP_MODIFY_FILE; /* a directory's or device's mode is a change to it */
+    else if (old & S_IXUGO)
         op = DEFEND_OP_MODIFY_EXECUTABLE;
     else if (md & S_IXUGO)
         op = DEFEND_OP_CREATE_EXECUTABLE;
@@ -229,59 +261,283 @@ int BPF_PROG(defend_path_chmod, const struct path *path, umode_t mode, int ret)
         .hook = DEFEND_HOOK_LSM_PATH_CHMOD,
         .op = op,
         .mode = md,
-        .flags = (old & S_IXUGO) ? DEFEND_F_WAS_EXECUTABLE : 0,
+        .flags = (is_regular(old) && (old & S_IXUGO)) ? DEFEND_F_WAS_EXECUTABLE : 0,
         .ino = BPF_CORE_READ(inode, i_ino),
-        .mnt = BPF_CORE_READ(path, mnt),
-        .dentry = d,
+        .t = { .mnt = BPF_CORE_READ(path, mnt), .dentry = d },
     };
     return file_decide(&f);
 }
 
+/*
+ * Mode bits change by another route than chmod: a POSIX access ACL sets the owner, group (mask) and
+ * other permission bits of i_mode (posix_acl_update_mode), so `setfacl -m u::rwx f` makes f
+ * executable. Judged like path_chmod: createExecutable when the ACL grants an execute bit to a file
+ * that had none, modifyExecutable for an executable, modifyFile otherwise.
+ * Inode hooks carry no mount: the name is resolved through the task's root mount when the inode is
+ * on that filesystem (the path from the namespace root; a bind mount of it gives the same name),
+ * else through its filesystem's first mount; unresolved (judged fail closed) when that mount is not
+ * in the task's mount namespace.
+ */
+#define ACL_EXECUTE 0x01
+#define ACL_MAX_ENTRIES 16
+
+struct posix_acl_xattr_entry___defend {
+    __u16 e_tag;
+    __u16 e_perm;
+    __u32 e_id;
+};
+
+struct super_block___mounts {
+    struct list_head s_mounts;
+} __attribute__((preserve_access_index));
+struct mount___instance {
+    struct list_head mnt_instance;
+} __attribute__((preserve_access_index));
+
+static __always_inline int acl_file_decide(__u32 hook, struct dentry *dentry, __u32 grants_exec)
+{
+    struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+    if (!inode)
+        return 0;
+    __u32 old = BPF_CORE_READ(inode, i_mode);
+    __u32 op;
+    if (!is_regular(old))
+        op = DEFEND_OP_MODIFY_FILE;
+    else if (old & S_IXUGO)
+        op = DEFEND_OP_MODIFY_EXECUTABLE;
+    else if (grants_exec)
+        op = DEFEND_OP_CREATE_EXECUTABLE;
+    else
+        op = DEFEND_OP_MODIFY_FILE;
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    struct vfsmount *root = BPF_CORE_READ(cur, fs, root.mnt);
+    struct super_block *sb = BPF_CORE_READ(dentry, d_sb);
+    if (BPF_CORE_READ(root, mnt_sb) != sb) {
+        /* another filesystem: its first mount (sb->s_mounts, oldest first); a mount outside this
+         * namespace leaves the walk unresolved (judged fail closed) */
+        root = NULL;
+        void *m = NULL;
+        if (bpf_core_field_exists(struct mount___instance, mnt_instance)) { /* up to 6.16: a list_head */
+            struct super_block___mounts *osb = (void *)sb;
+            struct list_head *first = BPF_CORE_READ(osb, s_mounts.next);
+            if (first && (void *)first != (void *)sb + bpf_core_field_offset(struct super_block___mounts, s_mounts))
+                m = (void *)first - bpf_core_field_offset(struct mount___instance, mnt_instance);
+        } else { /* 6.17+: the first struct mount */
+            m = BPF_CORE_READ(sb, s_mounts);
+        }
+        if (m)
+            root = (struct vfsmount *)(m + bpf_core_field_offset(struct mount, mnt));
+    }
+    struct file_op f = {
+        .hook = hook,
+        .op = op,
+        .mode = old,
+        .flags = (is_regular(old) && (old & S_IXUGO)) ? DEFEND_F_WAS_EXECUTABLE : 0,
+        .ino = BPF_CORE_READ(inode, i_ino),
+        .t = { .mnt = root, .dentry = dentry },
+    };
+    return file_decide(&f);
+}
+
+static __always_inline int is_acl_access_name(const char *name)
+{
+    char buf[24] = {};
+    bpf_probe_read_kernel_str(buf, sizeof(buf), name);
+    /* "system.posix_acl_access" */
+    const char want[] = "system.posix_acl_access";
+#pragma unroll
+    for (int i = 0; i < (int)sizeof(want); i++)
+        if (buf[i] != want[i])
+            return 0;
+    return 1;
+}
+
+static __always_inline int setxattr_decide(struct dentry *dentry, const char *name, const void *value, __u64 size)
+{
+    if (!is_acl_access_name(name))
+        return 0;
+    __u32 grants = 0;
+    __u32 count = size > 4 ? (size - 4) / 8 : 0;
+#pragma unroll
+    for (__u32 i = 0; i < ACL_MAX_ENTRIES; i++) {
+        struct posix_acl_xattr_entry___defend e = {};
+        if (i < count)
+            bpf_probe_read_kernel(&e, sizeof(e), value + 4 + i * 8);
+        if (e.e_perm & ACL_EXECUTE)
+            grants = 1;
+    }
+    if (count > ACL_MAX_ENTRIES)
+        grants = 1; /* more entries than read: assume the worst */
+    return acl_file_decide(DEFEND_HOOK_LSM_INODE_SETXATTR, dentry, grants);
+}
+
+/* An argument the verifier will not let a program load from its context (a pointer to char or
+ * void): read it with a helper instead. */
+static __always_inline __u64 ctx_arg(unsigned long long *ctx, int i)
+{
+    __u64 v = 0;
+    bpf_probe_read_kernel(&v, sizeof(v), &ctx[i]);
+    return v;
+}
+
+/* inode_setxattr has two signatures: the loader keeps the program whose argument count the
+ * kernel's bpf_lsm_inode_setxattr has (5.12 added the user namespace / idmap argument). */
+SEC("lsm/inode_setxattr")
+int defend_inode_setxattr(unsigned long long *ctx)
+{
+    /* (userns or idmap, dentry, name, value, size, flags) and the previous verdict */
+    int ret = (int)ctx[6];
+    if (ret)
+        return ret;
+    return setxattr_decide((struct dentry *)ctx[1], (const char *)ctx_arg(ctx, 2), (const void *)ctx_arg(ctx, 3), ctx[4]);
+}
+
+SEC("lsm/inode_setxattr")
+int defend_inode_setxattr_510(unsigned long long *ctx)
+{
+    /* 5.10: (dentry, name, value, size, flags) and the previous verdict */
+    int ret = (int)ctx[5];
+    if (ret)
+        return ret;
+    return setxattr_decide((struct dentry *)ctx[0], (const char *)ctx_arg(ctx, 1), (const void *)ctx_arg(ctx, 2), ctx[3]);
+}
+
+struct posix_acl_entry___defend {
+    short e_tag;
+    unsigned short e_perm;
+} __attribute__((preserve_access_index));
+
+/* 6.2+: ACLs are set through this hook, not inode_setxattr. Absent before: not loaded there. */
+SEC("lsm/inode_set_acl")
+int defend_inode_set_acl(unsigned long long *ctx)
+{
+    /* (idmap, dentry, acl_name, kacl) and the previous verdict */
+    int ret = (int)ctx[4];
+    if (ret)
+        return ret;
+    struct dentry *dentry = (struct dentry *)ctx[1];
+    const char *acl_name = (const char *)ctx_arg(ctx, 2);
+    struct posix_acl *kacl = (struct posix_acl *)ctx[3];
+    if (!is_acl_access_name(acl_name))
+        return 0;
+    __u32 grants = 0;
+    if (kacl) {
+        __u32 count = BPF_CORE_READ(kacl, a_count);
+#pragma unroll
+        for (__u32 i = 0; i < ACL_MAX_ENTRIES; i++) {
+            unsigned short perm = 0;
+            if (i < count)
+                perm = BPF_CORE_READ(kacl, a_entries[i].e_perm);
+            if (perm & ACL_EXECUTE)
+                grants = 1;
+        }
+        if (count > ACL_MAX_ENTRIES)
+            grants = 1;
+    }
+    return acl_file_decide(DEFEND_HOOK_LSM_INODE_SET_ACL, dentry, grants);
+}
+
+/* What an item (the inode behind a name) is, for the operations its moves amount to. */
+struct item {
+    __u32 mode;
+    __u32 present;
+};
+
+static __always_inline struct item item_of(struct dentry *d)
+{
+    struct inode *inode = BPF_CORE_READ(d, d_inode);
+    struct item it = { .mode = inode ? BPF_CORE_READ(inode, i_mode) : 0, .present = inode != 0 };
+    return it;
+}
+
+static __always_inline int item_dir(struct item it) { return (it.mode & S_IFMT) == S_IFDIR; }
+static __always_inline int item_exe(struct item it) { return is_regular(it.mode) && (it.mode & S_IXUGO); }
+
+/* `it` arrives at `sd`'s name: a creation there; a directory brings a tree of names with it. */
+static __always_inline void arrive(struct file_side *sd, struct item it)
+{
+    sd->ops |= OPB(item_exe(it) ? DEFEND_OP_CREATE_EXECUTABLE : DEFEND_OP_CREATE_FILE);
+    if (item_dir(it)) {
+        sd->path_ops |= OPB(DEFEND_OP_CREATE_FILE) | OPB(DEFEND_OP_CREATE_EXECUTABLE);
+        sd->tree = 1;
+    }
+}
+
+/* `it` leaves `sd`'s name: its name goes and the file that was there is changed for that tree
+ * (moving a protected item out of its tree is a change to that tree; `mv /etc /etc_old` included). */
+static __always_inline void leave(struct file_side *sd, struct item it)
+{
+    sd->path_ops |= OPB(DEFEND_OP_DELETE_FILE) |
+                    OPB(item_exe(it) ? DEFEND_OP_MODIFY_EXECUTABLE : DEFEND_OP_MODIFY_FILE);
+    if (item_dir(it)) {
+        sd->path_ops |= OPS_ALL;
+        sd->tree = 1;
+    }
+}
+
+/*
+ * Rename judges every name it changes. The target: the item arriving (creation), and the item it
+ * replaces (a change and a deletion there). The source: the item leaving (see `leave`). With
+ * RENAME_EXCHANGE both names get both roles. Directories are judged like files, and a directory
+ * that moves carries its tree: ANCESTOR entries make `mv /usr/local /x` a change to the tree /usr/local/bin.
+ * (5.10 calls this hook twice with the names swapped for an exchange, without flags: each call
+ * judges its target and source, so both names are covered too.)
+ */
 SEC("lsm/path_rename")
 int BPF_PROG(defend_path_rename, const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir,
-             struct dentry *new_dentry)
+             struct dentry *new_dentry, unsigned int flags)
 {
-    struct inode *inode = BPF_CORE_READ(old_dentry, d_inode);
-    __u32 md = BPF_CORE_READ(inode, i_mode);
-    if (!is_regular(md))
-        return 0;
-    int exe = (md & S_IXUGO) != 0;
+    struct item a = item_of(old_dentry), b = item_of(new_dentry);
+    int exchange = (flags & RENAME_EXCHANGE) && b.present;
     struct file_op f = {
         .hook = DEFEND_HOOK_LSM_PATH_RENAME,
-        .op = exe ? DEFEND_OP_CREATE_EXECUTABLE : DEFEND_OP_CREATE_FILE,
-        .mode = md,
-        .flags = exe ? DEFEND_F_WAS_EXECUTABLE : 0,
-        .ino = BPF_CORE_READ(inode, i_ino),
-        .mnt = BPF_CORE_READ(new_dir, mnt),
-        .dentry = new_dentry,
-        .old_mnt = BPF_CORE_READ(old_dir, mnt),
-        .old_dentry = old_dentry,
+        .op = item_exe(a) ? DEFEND_OP_CREATE_EXECUTABLE : DEFEND_OP_CREATE_FILE,
+        .mode = a.mode,
+        .flags = item_exe(a) ? DEFEND_F_WAS_EXECUTABLE : 0,
+        .ino = BPF_CORE_READ(old_dentry, d_inode, i_ino),
+        .t = { .mnt = BPF_CORE_READ(new_dir, mnt), .dentry = new_dentry },
+        .o = { .mnt = BPF_CORE_READ(old_dir, mnt), .dentry = old_dentry },
     };
+    arrive(&f.t, a);
+    leave(&f.o, a);
+    if (b.present) {
+        if (exchange) {
+            leave(&f.t, b);
+            arrive(&f.o, b);
+        } else {
+            f.t.ops |= OPB(DEFEND_OP_DELETE_FILE) | OPB(item_exe(b) ? DEFEND_OP_MODIFY_EXECUTABLE : DEFEND_OP_MODIFY_FILE);
+        }
+    }
     return file_decide(&f);
 }
 
+/*
+ * A hard link is a creation at the new name and, for the file it names, a change: every later
+ * write, chmod or truncate through the new name changes the protected file, and a path-based
+ * decision would judge it by the new name only. So the link itself is judged at the source, as the
+ * changes it enables (modify, and createExecutable for a file a chmod +x could make executable), by
+ * the selectors that name paths; refusing it keeps a protected file from ever having an unprotected
+ * name. Names that existed before the policy (or the agent) are a documented limit.
+ */
 SEC("lsm/path_link")
 int BPF_PROG(defend_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry, int ret)
 {
     if (ret)
         return ret;
-    struct inode *inode = BPF_CORE_READ(old_dentry, d_inode);
-    __u32 md = BPF_CORE_READ(inode, i_mode);
-    if (!is_regular(md))
-        return 0;
-    int exe = (md & S_IXUGO) != 0;
+    struct item a = item_of(old_dentry);
     struct vfsmount *mnt = BPF_CORE_READ(new_dir, mnt);
     struct file_op f = {
         .hook = DEFEND_HOOK_LSM_PATH_LINK,
-        .op = exe ? DEFEND_OP_CREATE_EXECUTABLE : DEFEND_OP_CREATE_FILE,
-        .mode = md,
-        .flags = exe ? DEFEND_F_WAS_EXECUTABLE : 0,
-        .ino = BPF_CORE_READ(inode, i_ino),
-        .mnt = mnt,
-        .dentry = new_dentry,
-        .old_mnt = mnt, /* links never cross mounts */
-        .old_dentry = old_dentry,
+        .op = item_exe(a) ? DEFEND_OP_CREATE_EXECUTABLE : DEFEND_OP_CREATE_FILE,
+        .mode = a.mode,
+        .flags = item_exe(a) ? DEFEND_F_WAS_EXECUTABLE : 0,
+        .ino = BPF_CORE_READ(old_dentry, d_inode, i_ino),
+        .t = { .mnt = mnt, .dentry = new_dentry },
+        .o = { .mnt = mnt, .dentry = old_dentry }, /* links never cross mounts */
     };
+    arrive(&f.t, a);
+    f.o.path_ops = item_exe(a) ? OPB(DEFEND_OP_MODIFY_EXECUTABLE)
+                               : OPB(DEFEND_OP_MODIFY_FILE) | OPB(DEFEND_OP_CREATE_EXECUTABLE);
     return file_decide(&f);
 }
 
@@ -290,18 +546,58 @@ int BPF_PROG(defend_path_unlink, const struct path *dir, struct dentry *dentry, 
 {
     if (ret)
         return ret;
-    struct inode *inode = BPF_CORE_READ(dentry, d_inode);
-    __u32 md = BPF_CORE_READ(inode, i_mode);
-    if (!is_regular(md))
-        return 0;
+    struct item a = item_of(dentry);
     struct file_op f = {
         .hook = DEFEND_HOOK_LSM_PATH_UNLINK,
         .op = DEFEND_OP_DELETE_FILE,
-        .mode = md,
-        .flags = (md & S_IXUGO) ? DEFEND_F_WAS_EXECUTABLE : 0,
-        .ino = BPF_CORE_READ(inode, i_ino),
-        .mnt = BPF_CORE_READ(dir, mnt),
-        .dentry = dentry,
+        .mode = a.mode,
+        .flags = item_exe(a) ? DEFEND_F_WAS_EXECUTABLE : 0,
+        .ino = BPF_CORE_READ(dentry, d_inode, i_ino),
+        .t = { .mnt = BPF_CORE_READ(dir, mnt), .dentry = dentry },
+    };
+    return file_decide(&f);
+}
+
+SEC("lsm/path_mkdir")
+int BPF_PROG(defend_path_mkdir, const struct path *dir, struct dentry *dentry, umode_t mode, int ret)
+{
+    if (ret)
+        return ret;
+    struct file_op f = {
+        .hook = DEFEND_HOOK_LSM_PATH_MKDIR,
+        .op = DEFEND_OP_CREATE_FILE,
+        .mode = (mode & 07777) | S_IFDIR,
+        .t = { .mnt = BPF_CORE_READ(dir, mnt), .dentry = dentry },
+    };
+    return file_decide(&f);
+}
+
+/* rmdir removes an empty directory; when it holds a protected tree's base, that tree goes with it. */
+SEC("lsm/path_rmdir")
+int BPF_PROG(defend_path_rmdir, const struct path *dir, struct dentry *dentry, int ret)
+{
+    if (ret)
+        return ret;
+    struct file_op f = {
+        .hook = DEFEND_HOOK_LSM_PATH_RMDIR,
+        .op = DEFEND_OP_DELETE_FILE,
+        .mode = item_of(dentry).mode,
+        .ino = BPF_CORE_READ(dentry, d_inode, i_ino),
+        .t = { .mnt = BPF_CORE_READ(dir, mnt), .dentry = dentry, .path_ops = OPS_ALL, .tree = 1 },
+    };
+    return file_decide(&f);
+}
+
+SEC("lsm/path_symlink")
+int BPF_PROG(defend_path_symlink, const struct path *dir, struct dentry *dentry, const char *old_name, int ret)
+{
+    if (ret)
+        return ret;
+    struct file_op f = {
+        .hook = DEFEND_HOOK_LSM_PATH_SYMLINK,
+        .op = DEFEND_OP_CREATE_FILE,
+        .mode = 0120777,
+        .t = { .mnt = BPF_CORE_READ(dir, mnt), .dentry = dentry },
     };
     return file_decide(&f);
 }
@@ -313,21 +609,29 @@ struct slash_ctx {
     __u32 len;
 };
 
+/* 8 bytes of the name per call */
 static long slash_step(__u32 i, void *arg)
 {
     struct slash_ctx *c = arg;
     struct scratch *s = get_scratch();
     if (!s)
         return 1;
-    char ch = s->path[1][i & (DEFEND_PATH_MAX - 1)];
-    if (!ch) {
-        c->len = i;
-        return 1;
+    __u32 base = i * 8;
+#pragma unroll
+    for (__u32 j = 0; j < 8; j++) {
+        __u32 k = base + j;
+        char ch = s->path[1][k & (DEFEND_PATH_MAX - 1)];
+        if (!ch || k >= DEFEND_PATH_MAX - 1) {
+            c->len = k;
+            return 1;
+        }
+        if (ch == '/')
+            c->last = k + 1;
     }
-    if (ch == '/')
-        c->last = i + 1;
     return 0;
 }
+DEFEND_LOOP_STEP(slash_step, struct slash_ctx)
+
 
 SEC("lsm/bprm_check_security")
 int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
@@ -347,35 +651,77 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
     const char *fname = BPF_CORE_READ(bprm, filename);
     bpf_probe_read_kernel_str(s->path[1], DEFEND_PATH_MAX, fname);
     struct slash_ctx sc = { .last = 0, .len = 0 };
-    bpf_loop(DEFEND_PATH_MAX, slash_step, &sc, 0);
+    DEFEND_LOOP(DEFEND_PATH_MAX / 8, slash_step, &sc);
     __builtin_memset(s->name, 0, sizeof(s->name));
     bpf_probe_read_kernel_str(s->name, 16, &s->path[1][sc.last & (DEFEND_PATH_MAX - 1)]);
 
     struct file *exe = BPF_CORE_READ(bprm, file);
     resolve_file(s, 0, exe);
     struct verdict v = {};
-    decide_process(&v, s, DEFEND_OP_EXEC, cur, 1, exe);
+    decide_process(&v, s, DEFEND_OP_EXEC, cur, 1, exe, 0);
     if (!(v.actions & DEFEND_ACTION_BLOCK))
         return 0;
-    struct defend_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
-        count_loss(DEFEND_EV_EXEC);
+    union defend_record *r = get_record();
+    if (!r)
         return -EPERM;
-    }
+    struct defend_exec_event *e = &r->exec;
     fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_LSM_BPRM_CHECK, &v, DEFEND_OP_EXEC);
-    e->h.flags |= DEFEND_F_DENIED | (s->path_trunc[0] ? DEFEND_F_PATH_TRUNCATED : 0);
+    e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
     fill_task(&e->task, cur);
     __builtin_memcpy(e->task.comm, s->name, sizeof(e->task.comm));
-    e->filename_len = s->path_len[0] & (DEFEND_PATH_MAX - 1);
-    bpf_probe_read_kernel(e->filename, DEFEND_PATH_MAX, s->path[0]);
+    __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
     resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
-    if (s->path_trunc[1])
-        e->h.flags |= DEFEND_F_CWD_TRUNCATED;
-    e->cwd_len = s->path_len[1] & (DEFEND_PATH_MAX - 1);
-    bpf_probe_read_kernel(e->cwd, DEFEND_PATH_MAX, s->path[1]);
+    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
+    off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
     e->argc = BPF_CORE_READ(bprm, argc);
     e->args_len = 0; /* the new argv lives in the not-yet-installed mm */
-    submit(e, urgent(e->h.actions));
+    send_record(e, __builtin_offsetof(struct defend_exec_event, data) + off, urgent(e->h.actions), DEFEND_EV_EXEC);
+    return -EPERM;
+}
+
+/*
+ * An executable mapping of a file judged as an exec of it by the selectors that name executables:
+ * `/lib64/ld-linux-x86-64.so.2 /usr/local/bin/forbidden` maps the program without execve. The
+ * program a task runs was judged by bprm_check already (its own mapping is skipped). Block only.
+ */
+#define PROT_EXEC 0x4
+SEC("lsm/mmap_file")
+int BPF_PROG(defend_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot, unsigned long flags, int ret)
+{
+    if (ret)
+        return ret;
+    if (!file || !(prot & PROT_EXEC))
+        return 0;
+    struct verdict probe = {};
+    __u64 m;
+    struct defend_policy *pp = policy_start(&probe, DEFEND_SECTION_PROCESS, DEFEND_OP_EXEC, bpf_get_current_cgroup_id(), &m);
+    if (!pp || !(m & ~pp->path_any_mask[DEFEND_SECTION_PROCESS]))
+        return 0;
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    if ((void *)BPF_CORE_READ(cur, mm, exe_file) == (void *)file)
+        return 0;
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    load_comm(s, cur);
+    struct verdict v = {};
+    decide_process(&v, s, DEFEND_OP_EXEC, cur, 0, file, 1);
+    if (!(v.actions & DEFEND_ACTION_BLOCK))
+        return 0;
+    union defend_record *r = get_record();
+    if (!r)
+        return -EPERM;
+    struct defend_exec_event *e = &r->exec;
+    fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_LSM_MMAP_FILE, &v, DEFEND_OP_EXEC);
+    e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
+    fill_task(&e->task, cur);
+    __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
+    resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
+    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
+    off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
+    e->argc = 0;
+    e->args_len = 0;
+    send_record(e, __builtin_offsetof(struct defend_exec_event, data) + off, urgent(e->h.actions), DEFEND_EV_EXEC);
     return -EPERM;
 }
 
@@ -396,7 +742,7 @@ int BPF_PROG(defend_task_alloc, struct task_struct *task, unsigned long clone_fl
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
     struct verdict v = {};
     load_comm(s, cur);
-    decide_process(&v, s, DEFEND_OP_FORK, cur, 0, BPF_CORE_READ(cur, mm, exe_file));
+    decide_process(&v, s, DEFEND_OP_FORK, cur, 0, BPF_CORE_READ(cur, mm, exe_file), 0);
     if (!(v.actions & DEFEND_ACTION_BLOCK))
         return 0;
     struct defend_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

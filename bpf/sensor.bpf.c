@@ -22,7 +22,7 @@ int BPF_PROG(defend_fork, struct task_struct *parent, struct task_struct *child)
         return 0;
     struct verdict v = {};
     load_comm(s, child);
-    decide_process(&v, s, DEFEND_OP_FORK, child, 0, BPF_CORE_READ(child, mm, exe_file));
+    decide_process(&v, s, DEFEND_OP_FORK, child, 0, BPF_CORE_READ(child, mm, exe_file), 0);
     if (!wanted(&v))
         return 0;
     struct defend_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -36,22 +36,28 @@ int BPF_PROG(defend_fork, struct task_struct *parent, struct task_struct *child)
     return 0;
 }
 
-/* argv from the new image's stack (just written by execve, so resident). */
-static __always_inline void read_args(struct defend_exec_event *e, struct task_struct *task)
+/* argv from the new image's stack (just written by execve, so resident), into data[off]. */
+static __always_inline __u32 read_args(struct defend_exec_event *e, __u32 off, struct task_struct *task)
 {
     struct mm_struct *mm = BPF_CORE_READ(task, mm);
     unsigned long start = BPF_CORE_READ(mm, arg_start);
     unsigned long end = BPF_CORE_READ(mm, arg_end);
     e->args_len = 0;
     if (end <= start)
-        return;
+        return off;
     unsigned long n = end - start;
     if (n > DEFEND_ARGS_MAX) {
         n = DEFEND_ARGS_MAX;
         e->h.flags |= DEFEND_F_ARGS_TRUNCATED;
     }
-    if (bpf_probe_read_user(e->args, n, (void *)start) == 0)
+    if (off > DEFEND_PATH_MAX * 2)
+        off = DEFEND_PATH_MAX * 2;
+    asm volatile("" : "+r"(off));
+    if (bpf_probe_read_user(e->data + off, n, (void *)start) == 0) {
         e->args_len = n;
+        return off + n;
+    }
+    return off;
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -65,31 +71,26 @@ int BPF_PROG(defend_exec, struct task_struct *task, pid_t old_pid, struct linux_
     /* decide resolves the executable only when a selector needs it; the record always does */
     s->path_len[0] = 0;
     load_comm(s, task);
-    decide_process(&v, s, DEFEND_OP_EXEC, task, 0, exe);
+    decide_process(&v, s, DEFEND_OP_EXEC, task, 0, exe, 0);
     if (!wanted(&v))
         return 0;
     if (!s->path_len[0])
         resolve_file(s, 0, exe);
-    struct defend_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
-        count_loss(DEFEND_EV_EXEC);
+    union defend_record *r = get_record();
+    if (!r)
         return 0;
-    }
+    struct defend_exec_event *e = &r->exec;
     fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_TP_EXEC, &v, DEFEND_OP_EXEC);
     fill_task(&e->task, task);
-    if (s->path_trunc[0])
-        e->h.flags |= DEFEND_F_PATH_TRUNCATED;
-    e->filename_len = s->path_len[0] & (DEFEND_PATH_MAX - 1);
-    bpf_probe_read_kernel(e->filename, DEFEND_PATH_MAX, s->path[0]);
+    e->h.flags |= path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
+    __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
     /* cwd goes into slot 1 */
     resolve_path(s, 1, BPF_CORE_READ(task, fs, pwd.mnt), BPF_CORE_READ(task, fs, pwd.dentry));
-    if (s->path_trunc[1])
-        e->h.flags |= DEFEND_F_CWD_TRUNCATED;
-    e->cwd_len = s->path_len[1] & (DEFEND_PATH_MAX - 1);
-    bpf_probe_read_kernel(e->cwd, DEFEND_PATH_MAX, s->path[1]);
+    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
+    off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
     e->argc = BPF_CORE_READ(bprm, argc);
-    read_args(e, task);
-    submit(e, urgent(e->h.actions));
+    off = read_args(e, off, task);
+    send_record(e, __builtin_offsetof(struct defend_exec_event, data) + off, urgent(e->h.actions), DEFEND_EV_EXEC);
     return 0;
 }
 

@@ -3,8 +3,8 @@
 #   scripts/setup.sh run   building and running `defend`: libbpf-dev bpftool libelf-dev zlib1g-dev
 #                          (clang with the BPF target comes with the Swift toolchain)
 #   scripts/setup.sh test  the above, plus what `make test` and `make bench` use:
-#                          VM test bed: qemu-system-x86 linux-image-cloud-amd64 (the 6.1 guest kernel, never
-#                          booted on the host) busybox-static cpio, python3 (scenario checks),
+#                          VM test bed: qemu-system-x86 busybox-static cpio, python3 (scenario checks); the
+#                          guest kernels are fetched by tools/vm/fetch-kernel into .cache/kernels, never installed;
 #                          libc6-dev (static guest helpers), binutils (strip); container tests: containerd
 #                          runc; benchmark comparison: auditd bpftrace; util-linux procps (setsid, ps in tests); openssl (test CAs)
 # Services that newly installed packages ship (containerd, auditd) are neither started nor enabled:
@@ -13,7 +13,7 @@ set -euo pipefail
 exec 1>&2
 mode=${1:-run}
 run_packages=(libbpf-dev bpftool libelf-dev zlib1g-dev)
-test_packages=(qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio containerd runc auditd util-linux procps python3
+test_packages=(qemu-system-x86 busybox-static cpio containerd runc auditd util-linux procps python3
                libc6-dev binutils openssl bpftrace)
 case "$mode" in
     run) packages=("${run_packages[@]}") ;;

@@ -14,20 +14,25 @@ struct BPFCompilerPlugin: BuildToolPlugin {
         let clang = try context.tool(named: "clang").url
         let embed = try context.tool(named: "bpf-embed").url
         let work = context.pluginWorkDirectoryURL
-        return sources.map { file in
-            let name = String(file.dropLast(".bpf.c".count))
+        // Two objects per source: <name> uses bpf_loop (Linux 5.17+); <name>_bounded is built with
+        // -DDEFEND_NO_BPF_LOOP (bounded loops, Linux 5.10+). The loader probes the kernel for
+        // bpf_loop and loads one of them (Sources/DefendKernel/Sensor.swift).
+        return sources.flatMap { file -> [Command] in
+            let base = String(file.dropLast(".bpf.c".count))
             let source = bpfDir.appending(path: file)
-            let output = work.appending(path: "\(name).bpf.swift")
-            return .buildCommand(
-                displayName: "Compiling BPF program \(file)",
-                executable: embed,
-                arguments: [
-                    "--clang", clang.path(), "--source", source.path(), "--include", bpfDir.path(),
-                    "--include", abiDir.path(), "--object", work.appending(path: "obj/\(name).bpf.o").path(),
-                    "--output", output.path(), "--name", name,
-                ],
-                inputFiles: [source] + headers,
-                outputFiles: [output])
+            return [(base, [String]()), (base + "_bounded", ["--define", "DEFEND_NO_BPF_LOOP"])].map { name, extra in
+                let output = work.appending(path: "\(name).bpf.swift")
+                return .buildCommand(
+                    displayName: "Compiling BPF program \(file) (\(name))",
+                    executable: embed,
+                    arguments: [
+                        "--clang", clang.path(), "--source", source.path(), "--include", bpfDir.path(),
+                        "--include", abiDir.path(), "--object", work.appending(path: "obj/\(name).bpf.o").path(),
+                        "--output", output.path(), "--name", name,
+                    ] + extra,
+                    inputFiles: [source] + headers,
+                    outputFiles: [output])
+            }
         }
     }
 }

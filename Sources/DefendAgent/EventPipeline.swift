@@ -75,16 +75,18 @@ public final class EventPipeline {
     /// operation that should have been blocked already happened.
     private func redecide(_ event: inout KernelEvent, _ view: ProcessView) {
         let operation: PolicyOperation
+        var state = PathState.complete
         switch event.record {
         case .fork: operation = .fork
-        case .exec: operation = .exec
+        case .exec(let r): operation = .exec; state = r.filenameState
         default: return
         }
         guard let container = containers.context(forCgroupID: Self.cgroupID(of: event.record)) else { return }
         let p = view.process
         let verdict = policies.active.evaluate(PolicyEvent(operation: operation, path: p.executable,
                                                            processName: p.comm.isEmpty ? p.name : p.comm,
-                                                           interactive: p.interactive, container: container))
+                                                           interactive: p.interactive, container: container,
+                                                           pathState: state))
         event.decision = Decision(operation: operation, actions: verdict.actions, selectors: verdict.selectors,
                                   denied: false, generation: policies.activeGeneration)
         statistics.redecided += 1

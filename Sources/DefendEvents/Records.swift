@@ -40,6 +40,12 @@ public enum HookPoint: UInt32, Sendable, Hashable {
     case task_alloc = 13
     case cgroup_mkdir = 14
     case cgroup_rmdir = 15
+    case path_mkdir = 16
+    case path_rmdir = 17
+    case path_symlink = 18
+    case inode_setxattr = 19
+    case inode_set_acl = 20
+    case mmap_file = 21
 
     /// The `cloud_defend.hook_point` value (D4C names; tracepoints where D4C used a kprobe).
     public var ecsName: String {
@@ -60,6 +66,12 @@ public enum HookPoint: UInt32, Sendable, Hashable {
         case .task_alloc: return "lsm__task_alloc"
         case .cgroup_mkdir: return "tracepoint__cgroup_mkdir"
         case .cgroup_rmdir: return "tracepoint__cgroup_rmdir"
+        case .path_mkdir: return "lsm__path_mkdir"
+        case .path_rmdir: return "lsm__path_rmdir"
+        case .path_symlink: return "lsm__path_symlink"
+        case .inode_setxattr: return "lsm__inode_setxattr"
+        case .inode_set_acl: return "lsm__inode_set_acl"
+        case .mmap_file: return "lsm__mmap_file"
         }
     }
 }
@@ -127,6 +139,28 @@ public struct ForkRecord: Sendable, Hashable {
     public init(child: TaskInfo) { self.child = child }
 }
 
+/// How the kernel resolves paths (bpf/defend_abi.h), modelled exactly by both evaluators: from the
+/// root of the mount namespace (not the task's chroot), at any length and depth up to
+/// `DEFEND_WALK_STEPS` steps. Policy strings are shorter than `PathLimits.patternMax`, so a path's
+/// first bytes decide, however long it is.
+public enum PathState: Sendable, Hashable {
+    /// The whole absolute path.
+    case complete
+    /// The first bytes of a longer absolute path (cut at a component boundary; more components
+    /// follow). Judged exactly: as the prefix of a path that continues below it.
+    case truncated
+    /// The part of a path the kernel could not resolve from the namespace root (a tail, not
+    /// absolute). Never matched as an absolute path: every path condition "may match" it. A
+    /// response fires when it matches a selector of the operation and excludes none known to match;
+    /// so a block that could apply refuses (fail closed) and adds an alert, and a log or alert that
+    /// could apply reports it (marked unresolved).
+    case unresolved
+
+    public init(truncated: Bool, unresolved: Bool) {
+        self = unresolved ? .unresolved : (truncated ? .truncated : .complete)
+    }
+}
+
 public struct ExecRecord: Sendable, Hashable {
     public var task: TaskInfo
     public var filename: String        // resolved path of the new executable
@@ -136,13 +170,20 @@ public struct ExecRecord: Sendable, Hashable {
     public var filenameTruncated: Bool
     public var cwdTruncated: Bool
     public var argsTruncated: Bool
+    public var filenameUnresolved: Bool
+    public var cwdUnresolved: Bool
     public init(task: TaskInfo, filename: String, cwd: String, args: [String], argc: Int? = nil,
-                filenameTruncated: Bool = false, cwdTruncated: Bool = false, argsTruncated: Bool = false) {
+                filenameTruncated: Bool = false, cwdTruncated: Bool = false, argsTruncated: Bool = false,
+                filenameUnresolved: Bool = false, cwdUnresolved: Bool = false) {
         self.task = task; self.filename = filename; self.cwd = cwd; self.args = args
         self.argc = argc ?? args.count
         self.filenameTruncated = filenameTruncated; self.cwdTruncated = cwdTruncated
         self.argsTruncated = argsTruncated
+        self.filenameUnresolved = filenameUnresolved; self.cwdUnresolved = cwdUnresolved
     }
+
+    public var filenameState: PathState { PathState(truncated: filenameTruncated, unresolved: filenameUnresolved) }
+    public var cwdState: PathState { PathState(truncated: cwdTruncated, unresolved: cwdUnresolved) }
 }
 
 public struct ExitRecord: Sendable, Hashable {
@@ -169,13 +210,22 @@ public struct FileRecord: Sendable, Hashable {
     public var inVolumeMount: Bool
     public var isFileMount: Bool
     public var wasExecutable: Bool
+    public var pathUnresolved: Bool
+    public var oldPathTruncated: Bool
+    public var oldPathUnresolved: Bool
     public init(task: TaskInfo, path: String, oldPath: String? = nil, mode: UInt32 = 0, inode: UInt64 = 0,
                 pathTruncated: Bool = false, inVolumeMount: Bool = false, isFileMount: Bool = false,
-                wasExecutable: Bool = false) {
+                wasExecutable: Bool = false, pathUnresolved: Bool = false, oldPathTruncated: Bool = false,
+                oldPathUnresolved: Bool = false) {
         self.task = task; self.path = path; self.oldPath = oldPath; self.mode = mode; self.inode = inode
         self.pathTruncated = pathTruncated; self.inVolumeMount = inVolumeMount
         self.isFileMount = isFileMount; self.wasExecutable = wasExecutable
+        self.pathUnresolved = pathUnresolved; self.oldPathTruncated = oldPathTruncated
+        self.oldPathUnresolved = oldPathUnresolved
     }
+
+    public var pathState: PathState { PathState(truncated: pathTruncated, unresolved: pathUnresolved) }
+    public var oldPathState: PathState { PathState(truncated: oldPathTruncated, unresolved: oldPathUnresolved) }
 }
 
 public struct CgroupRecord: Sendable, Hashable {

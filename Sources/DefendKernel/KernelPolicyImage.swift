@@ -49,7 +49,7 @@ struct KernelPolicyImage {
         var index: [EntryID: Int] = [:]
         for entry in tables.pathEntries {
             let bytes = Array(entry.string.utf8)
-            let limit = entry.kind == .name ? 15 : Int(DEFEND_PATH_MAX) - 1
+            let limit = entry.kind == .name ? 15 : Int(DEFEND_PATTERN_MAX) - 1
             guard bytes.count <= limit else {
                 throw .policyTooLarge("\(entry.kind) entry '\(entry.string)' is \(bytes.count) bytes (max \(limit))")
             }

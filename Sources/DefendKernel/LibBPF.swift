@@ -24,9 +24,10 @@ enum LibBPFLog {
     }
 
     /// The last `count` lines logged, joined (and the buffer cleared).
-    static func drain(last count: Int = 40) -> String {
+    static func drain(last count: Int = 40, maxBytes: Int = 24_000) -> String {
         lines.withLock { buf in
-            let tail = buf.suffix(count).joined()
+            var tail = buf.suffix(count).joined()
+            if tail.utf8.count > maxBytes { tail = "...\n" + String(decoding: tail.utf8.suffix(maxBytes), as: UTF8.self) }
             buf.removeAll()
             return tail
         }
@@ -144,6 +145,17 @@ final class BPFObject: @unchecked Sendable {
             prog = bpf_object__next_program(handle, p)
         }
         return names
+    }
+
+    /// Keeps a program from loading (before load).
+    func disable(program: String) {
+        if let p = bpf_object__find_program_by_name(handle, program) { bpf_program__set_autoload(p, false) }
+    }
+
+    /// The program was loaded (autoload not switched off).
+    func isLoaded(_ program: String) -> Bool {
+        guard let p = bpf_object__find_program_by_name(handle, program) else { return false }
+        return bpf_program__autoload(p)
     }
 
     /// Attaches one program by its SEC() definition; nil on success, else the reason.

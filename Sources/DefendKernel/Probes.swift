@@ -9,6 +9,32 @@ enum Probes {
 
     static var hasRingBuffer: Bool { libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nil) == 1 }
 
+    /// The bpf_loop helper (Linux 5.17+). It is a base helper of every program type, so a small
+    /// socket-filter program tells (a kprobe one when that type cannot be probed). Any answer but
+    /// "yes" selects the bounded objects, which load everywhere.
+    static var hasBPFLoop: Bool {
+        let r = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, nil)
+        if r == 1 { return true }
+        if r == 0 { return false }
+        return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, nil) == 1
+    }
+
+    /// The kernel has the LSM hook `name` (its bpf_lsm_<name> attach point in the kernel BTF).
+    static func hasLSMHook(_ name: String) -> Bool {
+        libbpf_find_vmlinux_btf_id(name, BPF_LSM_MAC) > 0
+    }
+
+    /// Parameter count of the kernel's bpf_lsm_<hook> (its LSM hook's arguments), nil when unknown.
+    static func lsmHookParameterCount(_ hook: String) -> Int? {
+        let n = defend_btf_func_params("bpf_lsm_" + hook)
+        return n >= 0 ? Int(n) : nil
+    }
+
+    /// The value of an environment variable, or nil.
+    static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
     /// `bpf` in the active LSM list; nil when securityfs is not readable.
     static var lsmListsBPF: Bool? {
         guard let text = readSmallFile("/sys/kernel/security/lsm") else { return nil }

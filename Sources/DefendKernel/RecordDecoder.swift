@@ -91,24 +91,31 @@ public enum RecordDecoder {
 
     private static func exec(_ raw: UnsafeRawBufferPointer, flags: UInt32) throws(Failure) -> ExecRecord {
         typealias E = defend_exec_event
-        try need(raw, MemoryLayout<E>.size, UInt32(DEFEND_EV_EXEC.rawValue))
+        // sent with its used bytes only: filename, cwd and args packed from `data` (defend_abi.h)
+        let data = MemoryLayout<E>.offset(of: \.argc)! + 4  // `data` (too large a C array for Swift to import)
+        try need(raw, data, UInt32(DEFEND_EV_EXEC.rawValue))
         func u32(_ key: KeyPath<E, UInt32>) -> UInt32 {
             raw.loadUnaligned(fromByteOffset: MemoryLayout<E>.offset(of: key)!, as: UInt32.self)
         }
-        let filename = try string(raw, at: MemoryLayout<E>.offset(of: \.filename)!, length: u32(\.filename_len),
-                                  capacity: Int(DEFEND_PATH_MAX), field: "exec.filename")
-        let cwd = try string(raw, at: MemoryLayout<E>.offset(of: \.cwd)!, length: u32(\.cwd_len),
-                             capacity: Int(DEFEND_PATH_MAX), field: "exec.cwd")
+        let filenameLen = u32(\.filename_len), cwdLen = u32(\.cwd_len)
+        let filename = try string(raw, at: data, length: filenameLen, capacity: Int(DEFEND_PATH_MAX),
+                                  field: "exec.filename")
+        let cwdOffset = data + Int(filenameLen) + 1
+        let cwd = try string(raw, at: cwdOffset, length: cwdLen, capacity: Int(DEFEND_PATH_MAX), field: "exec.cwd")
         let argsLen = Int(u32(\.args_len))
-        let argsOffset = MemoryLayout<E>.offset(of: \.args)!
-        guard argsLen <= Int(DEFEND_ARGS_MAX) else { throw .badLength(field: "exec.args") }
-        let args = splitArgs(UnsafeRawBufferPointer(rebasing: raw[argsOffset..<(argsOffset + argsLen)]))
+        let argsOffset = cwdOffset + Int(cwdLen) + 1
+        guard argsLen <= Int(DEFEND_ARGS_MAX), argsLen == 0 || argsOffset + argsLen <= raw.count else {
+            throw .badLength(field: "exec.args")
+        }
+        let args = argsLen == 0 ? [] : splitArgs(UnsafeRawBufferPointer(rebasing: raw[argsOffset..<(argsOffset + argsLen)]))
         return ExecRecord(
             task: task(raw, at: MemoryLayout<E>.offset(of: \.task)!), filename: filename, cwd: cwd, args: args,
             argc: Int(u32(\.argc)),
             filenameTruncated: flags & UInt32(DEFEND_F_PATH_TRUNCATED) != 0,
             cwdTruncated: flags & UInt32(DEFEND_F_CWD_TRUNCATED) != 0,
-            argsTruncated: flags & UInt32(DEFEND_F_ARGS_TRUNCATED) != 0)
+            argsTruncated: flags & UInt32(DEFEND_F_ARGS_TRUNCATED) != 0,
+            filenameUnresolved: flags & UInt32(DEFEND_F_PATH_UNRESOLVED) != 0,
+            cwdUnresolved: flags & UInt32(DEFEND_F_CWD_UNRESOLVED) != 0)
     }
 
     /// NUL-separated argv; a trailing fragment without NUL (truncated) is kept.
@@ -127,14 +134,15 @@ public enum RecordDecoder {
 
     private static func file(_ raw: UnsafeRawBufferPointer, flags: UInt32) throws(Failure) -> FileRecord {
         typealias E = defend_file_event
-        try need(raw, MemoryLayout<E>.size, UInt32(DEFEND_EV_FILE.rawValue))
+        let data = MemoryLayout<E>.offset(of: \.ino)! + 8  // `data`
+        try need(raw, data, UInt32(DEFEND_EV_FILE.rawValue))
         func u32(_ key: KeyPath<E, UInt32>) -> UInt32 {
             raw.loadUnaligned(fromByteOffset: MemoryLayout<E>.offset(of: key)!, as: UInt32.self)
         }
-        let path = try string(raw, at: MemoryLayout<E>.offset(of: \.path)!, length: u32(\.path_len),
-                              capacity: Int(DEFEND_PATH_MAX), field: "file.path")
+        let pathLen = u32(\.path_len)
+        let path = try string(raw, at: data, length: pathLen, capacity: Int(DEFEND_PATH_MAX), field: "file.path")
         let oldLen = u32(\.old_path_len)
-        let oldPath = oldLen == 0 ? nil : try string(raw, at: MemoryLayout<E>.offset(of: \.old_path)!,
+        let oldPath = oldLen == 0 ? nil : try string(raw, at: data + Int(pathLen) + 1,
                                                      length: oldLen, capacity: Int(DEFEND_PATH_MAX),
                                                      field: "file.old_path")
         return FileRecord(
@@ -144,6 +152,9 @@ public enum RecordDecoder {
             pathTruncated: flags & UInt32(DEFEND_F_PATH_TRUNCATED) != 0,
             inVolumeMount: flags & UInt32(DEFEND_F_IN_VOLUME_MOUNT) != 0,
             isFileMount: flags & UInt32(DEFEND_F_FILE_MOUNT) != 0,
-            wasExecutable: flags & UInt32(DEFEND_F_WAS_EXECUTABLE) != 0)
+            wasExecutable: flags & UInt32(DEFEND_F_WAS_EXECUTABLE) != 0,
+            pathUnresolved: flags & UInt32(DEFEND_F_PATH_UNRESOLVED) != 0,
+            oldPathTruncated: flags & UInt32(DEFEND_F_OLD_PATH_TRUNCATED) != 0,
+            oldPathUnresolved: flags & UInt32(DEFEND_F_OLD_PATH_UNRESOLVED) != 0)
     }
 }

@@ -52,8 +52,11 @@ public final class Sensor: @unchecked Sendable {
     public init(configuration: SensorConfiguration = SensorConfiguration()) throws(SensorError) {
         guard Probes.isRoot else { throw .notRoot }
         self.configuration = configuration
-        var caps = SensorCapabilities(btf: Probes.hasBTF, ringBuffer: Probes.hasRingBuffer,
-                                      lsmListed: Probes.lsmListsBPF)
+        let bpfLoop = Probes.hasBPFLoop
+        let variant: BPFObjectVariant = configuration.objectVariant == .auto
+            ? (bpfLoop ? .loop : .bounded) : configuration.objectVariant
+        var caps = SensorCapabilities(btf: Probes.hasBTF, ringBuffer: Probes.hasRingBuffer, bpfLoop: bpfLoop,
+                                      objectVariant: variant.rawValue, lsmListed: Probes.lsmListsBPF)
         // Both are hard requirements of every program: say so instead of a verifier log.
         guard caps.btf else { throw .unsupportedKernel("no kernel BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)") }
         guard caps.ringBuffer else { throw .unsupportedKernel("no BPF ring buffer (Linux 5.8 or later needed)") }
@@ -62,11 +65,23 @@ public final class Sensor: @unchecked Sendable {
         }
 
         let ringBytes = configuration.effectiveRingBufferBytes
-        let sensor = try BPFObject.openAndLoad(name: "sensor", bytes: EmbeddedBPF.sensor.bytes) { obj throws(SensorError) in
-            let events = try obj.map("events")
-            if bpf_map__set_max_entries(events.handle, ringBytes) != 0 {
-                throw .mapUpdate(map: "events", errno: errno)
+        let objects = Sensor.objects(variant)
+        let sensor: BPFObject
+        do {
+            sensor = try BPFObject.openAndLoad(name: objects.sensor.name, bytes: objects.sensor.bytes) { obj throws(SensorError) in
+                let events = try obj.map("events")
+                if bpf_map__set_max_entries(events.handle, ringBytes) != 0 {
+                    throw .mapUpdate(map: "events", errno: errno)
+                }
             }
+        } catch {
+            if variant == .loop && !bpfLoop, case let .objectLoad(object, code, log) = error {
+                // the bpf_loop build was asked for on a kernel without it: say that first
+                let hint = "the kernel lacks the BPF helper bpf_loop (DEFEND_BPF_VARIANT=loop forces it)\n" + log
+                throw Sensor.explained(.objectLoad(object: object, errno: code, log: hint), features: caps.features,
+                                       keepLog: configuration.libbpfLog)
+            }
+            throw Sensor.explained(error, features: caps.features, keepLog: configuration.libbpfLog)
         }
         sensorObject = sensor
         do {
@@ -91,14 +106,50 @@ public final class Sensor: @unchecked Sendable {
             if let why = sensor.attach(program: program) { caps.failed[program] = why } else { caps.attached.append(program) }
         }
 
-        lsmObject = Sensor.loadLSM(sensor: sensor, configuration: configuration, capabilities: &caps)
+        lsmObject = Sensor.loadLSM(sensor: sensor, object: objects.lsm, configuration: configuration, capabilities: &caps)
         capabilities = caps
     }
 
     /// Loads and attaches the LSM half re-using the sensor's maps. All or nothing: a partly
     /// attached LSM would report some file operations and enforce some blocks, which is worse
     /// than an honest "off".
-    private static func loadLSM(sensor: BPFObject, configuration: SensorConfiguration,
+    /// The embedded sensor and LSM objects of one build variant.
+    static func objects(_ variant: BPFObjectVariant) -> (sensor: EmbeddedBPF, lsm: EmbeddedBPF) {
+        variant == .bounded ? (EmbeddedBPF.sensor_bounded, EmbeddedBPF.lsm_bounded) : (EmbeddedBPF.sensor, EmbeddedBPF.lsm)
+    }
+
+    /// A load error in plain words: what the kernel lacks when the log says so, the features found,
+    /// and libbpf's log only when asked for ($DEFEND_BPF_LOG=1).
+    static func explained(_ error: SensorError, features: String, keepLog: Bool) -> SensorError {
+        guard case let .objectLoad(object, code, log) = error else { return error }
+        var text = "\(Sensor.missingFeature(inLog: log) ?? "the kernel's verifier refused it"); \(features)"
+        text += keepLog ? "\n" + log : "; set DEFEND_BPF_LOG=1 for libbpf's log"
+        return .objectLoad(object: object, errno: code, log: text)
+    }
+
+    /// What a verifier/libbpf log says the kernel lacks, when it says so.
+    static func missingFeature(inLog log: String) -> String? {
+        func after(_ marker: String) -> String? {
+            guard let r = log.range(of: marker) else { return nil }
+            return String(log[r.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" })
+        }
+        if let helper = after("unknown func ") { return "the kernel lacks the BPF helper \(helper)" }
+        if log.contains("invalid func unknown#") { return "the kernel lacks a BPF helper the programs call" }
+        if log.contains("number of funcs in func_info doesn't match") {  // a bpf_loop callback on 5.10-5.12
+            return "the kernel lacks the BPF helper bpf_loop (callback functions)"
+        }
+        if log.contains("BPF_ATOMIC") || log.contains("BPF_XADD") || log.contains("atomic") && log.contains("invalid") {
+            return "the kernel lacks a BPF atomic instruction the programs use"
+        }
+        if let hook = after("Failed to find kernel BTF type ID of '") { return "the kernel lacks the hook \(hook)" }
+        if log.contains("too complex") || log.contains("too large") || log.contains("processed 1000001") {
+            return "the programs exceed this kernel's verifier limits"
+        }
+        if log.contains("kernel BTF is missing") || log.contains("vmlinux BTF") { return "the kernel has no BTF" }
+        return nil
+    }
+
+    private static func loadLSM(sensor: BPFObject, object: EmbeddedBPF, configuration: SensorConfiguration,
                                 capabilities caps: inout SensorCapabilities) -> BPFObject? {
         guard configuration.enableLSM else {
             caps.lsmFailure = "disabled by configuration"
@@ -110,7 +161,17 @@ public final class Sensor: @unchecked Sendable {
         }
         let lsm: BPFObject
         do {
-            lsm = try BPFObject.openAndLoad(name: "lsm", bytes: EmbeddedBPF.lsm.bytes) { obj throws(SensorError) in
+            lsm = try BPFObject.openAndLoad(name: object.name, bytes: object.bytes) { obj throws(SensorError) in
+                // hooks this kernel does not have (e.g. inode_set_acl before 6.2) are not loaded
+                for (program, hook) in SensorCapabilities.optionalLSMHooks where !Probes.hasLSMHook(hook) {
+                    obj.disable(program: program)
+                    caps.absentHooks.append(hook)
+                }
+                // one program per signature of a hook: keep the one with this kernel's parameter count
+                for (hook, programs) in SensorCapabilities.lsmHookSignatures {
+                    let count = Probes.lsmHookParameterCount(hook)
+                    for (program, parameters) in programs where count != parameters { obj.disable(program: program) }
+                }
                 for name in sharedMaps {
                     let shared = try sensor.map(name)
                     let mine = try obj.map(name)
@@ -123,18 +184,21 @@ public final class Sensor: @unchecked Sendable {
                 caps.lsmFailure = "the kernel refused BPF-LSM programs (EPERM): BPF-LSM is not active on this kernel "
                     + "(boot with lsm=...,bpf)"
             } else {
-                caps.lsmFailure = error.description.split(separator: "\n").first.map(String.init) ?? "load failed"
+                let plain = Sensor.explained(error, features: caps.features, keepLog: configuration.libbpfLog)
+                if configuration.libbpfLog { caps.lsmFailure = plain.description } else {
+                    caps.lsmFailure = plain.description.split(separator: "\n").first.map(String.init) ?? "load failed"
+                }
             }
             for p in SensorCapabilities.lsmPrograms { caps.failed[p] = caps.lsmFailure }
             return nil
         }
         var failures: [String: String] = [:]
-        for program in lsm.programNames {
+        for program in lsm.programNames where lsm.isLoaded(program) {
             if let why = lsm.attach(program: program) { failures[program] = why }
         }
         if failures.isEmpty {
             caps.lsmActive = true
-            caps.attached.append(contentsOf: lsm.programNames)
+            caps.attached.append(contentsOf: lsm.programNames.filter { lsm.isLoaded($0) })
             return lsm
         }
         lsm.close()

@@ -7,20 +7,28 @@ public struct SensorCapabilities: Sendable, Hashable {
     public var ringBuffer: Bool
     /// `bpf` listed in /sys/kernel/security/lsm; nil when that file cannot be read.
     public var lsmListed: Bool?
+    /// The kernel has the bpf_loop helper (Linux 5.17+).
+    public var bpfLoop: Bool
+    /// The object build loaded: "loop" or "bounded" (bpf/defend_loop.h).
+    public var objectVariant: String
     /// The LSM object loaded and every LSM program attached.
     public var lsmActive: Bool
     /// Why the LSM half is off (nil when active).
     public var lsmFailure: String?
     /// tracefs was mounted by the sensor (it was missing).
     public var mountedTracefs: Bool
+    /// Optional LSM hooks this kernel does not have (their programs are not loaded).
+    public var absentHooks: [String] = []
     /// Attached programs, and programs that failed with the reason.
     public var attached: [String]
     public var failed: [String: String]
 
-    public init(btf: Bool = false, ringBuffer: Bool = false, lsmListed: Bool? = nil, lsmActive: Bool = false,
+    public init(btf: Bool = false, ringBuffer: Bool = false, bpfLoop: Bool = false, objectVariant: String = "",
+                lsmListed: Bool? = nil, lsmActive: Bool = false,
                 lsmFailure: String? = nil, mountedTracefs: Bool = false, attached: [String] = [],
                 failed: [String: String] = [:]) {
-        self.btf = btf; self.ringBuffer = ringBuffer; self.lsmListed = lsmListed; self.lsmActive = lsmActive
+        self.btf = btf; self.ringBuffer = ringBuffer; self.bpfLoop = bpfLoop; self.objectVariant = objectVariant
+        self.lsmListed = lsmListed; self.lsmActive = lsmActive
         self.lsmFailure = lsmFailure; self.mountedTracefs = mountedTracefs; self.attached = attached
         self.failed = failed
     }
@@ -28,8 +36,14 @@ public struct SensorCapabilities: Sendable, Hashable {
     static let processPrograms = ["defend_fork", "defend_exec", "defend_exit"]
     static let lsmPrograms = [
         "defend_path_mknod", "defend_file_open", "defend_path_truncate", "defend_path_chmod",
-        "defend_path_rename", "defend_path_link", "defend_path_unlink", "defend_bprm_check", "defend_task_alloc",
+        "defend_path_rename", "defend_path_link", "defend_path_unlink", "defend_path_mkdir", "defend_path_rmdir",
+        "defend_path_symlink", "defend_bprm_check", "defend_task_alloc", "defend_inode_setxattr",
+        "defend_inode_setxattr_510", "defend_inode_set_acl", "defend_mmap_file",
     ]
+    /// LSM programs whose hook only some kernels have (program, hook): not loaded where it is absent.
+    static let optionalLSMHooks = [("defend_inode_set_acl", "inode_set_acl")]
+    /// Hooks whose signature changed: (hook, [(program, parameter count)]); the kernel's count picks one.
+    static let lsmHookSignatures = [("inode_setxattr", [("defend_inode_setxattr", 6), ("defend_inode_setxattr_510", 5)])]
 
     /// fork/exec/exit records (tracepoints).
     public var processEvents: Bool { Self.processPrograms.allSatisfy(attached.contains) }
@@ -56,7 +70,17 @@ public struct SensorCapabilities: Sendable, Hashable {
         }
         if !btf { parts.append("kernel BTF missing (/sys/kernel/btf/vmlinux)") }
         if mountedTracefs { parts.append("mounted tracefs at /sys/kernel/tracing") }
-        return parts.joined(separator: "; ")
+        return parts.joined(separator: "; ") + "; " + features
+    }
+
+    /// The kernel features found, stated once at start-up.
+    public var features: String {
+        var lsm = "unknown"
+        if let listed = lsmListed { lsm = listed ? "listed" : "not listed" }
+        return "kernel features: BTF \(btf ? "yes" : "no"), ring buffer \(ringBuffer ? "yes" : "no"), "
+            + "bpf_loop \(bpfLoop ? "yes" : "no"), BPF-LSM \(lsm)"
+            + (objectVariant.isEmpty ? "" : " (BPF objects: \(objectVariant == "bounded" ? "bounded loops" : "bpf_loop"))")
+            + (absentHooks.isEmpty ? "" : ", LSM hooks absent: \(absentHooks.joined(separator: ", "))")
     }
 
     /// A warning when a policy asks for blocking that this kernel cannot enforce.

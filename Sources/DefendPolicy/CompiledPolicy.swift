@@ -44,6 +44,16 @@ public struct CompiledPolicy: Sendable {
                         case .descendants: .descendant
                         }
                         addPath(PathKeyID(section: section, kind: kind, string: p.base), bit)
+                        if section == .file {
+                            // the directories whose rename or removal moves this pattern's names
+                            let b = Array(p.base.utf8)
+                            for i in b.indices where b[i] == UInt8(ascii: "/") && i > 0 {
+                                addPath(PathKeyID(section: section, kind: .ancestor, string: String(decoding: b[..<i], as: UTF8.self)), bit)
+                            }
+                            if p.kind != .exact && !b.isEmpty {
+                                addPath(PathKeyID(section: section, kind: .ancestor, string: p.base), bit)
+                            }
+                        }
                     }
                 } else {
                     t.pathAnyMask[s] |= bit
@@ -167,19 +177,23 @@ public struct CompiledPolicy: Sendable {
         let masks = containerMasks(for: event.container)
         let cmask = event.section == .file ? masks.file : masks.process
         return evaluate(operation: event.operation, path: event.path, processName: event.processName,
-                        interactive: event.interactive, volume: event.volume, containerMask: cmask)
+                        interactive: event.interactive, volume: event.volume, containerMask: cmask,
+                        pathState: event.pathState)
     }
 
     /// The hot path: evaluates one operation given the container mask of its section (from
-    /// `containerMasks`, cached per container by the caller). Does not allocate.
+    /// `containerMasks`, cached per container by the caller). Does not allocate, except to extend a
+    /// `.truncated` path (rare). `pathState`: how completely the kernel resolved the path.
     public func evaluate(operation: PolicyOperation, path: String?, processName: String?, interactive: Bool?,
-                         volume: VolumeState, containerMask: UInt64) -> PolicyVerdict {
+                         volume: VolumeState, containerMask: UInt64, pathState: PathState = .complete) -> PolicyVerdict {
         let section = operation.section
         let s = section.rawValue
         let t = tables
         var m = t.opMask[Int(operation.rawValue)] & containerMask
         if m == 0 { return .none }
-        m &= pathMask(section, path)
+        // An unresolved path: every path condition may match (kept in m, but unable to exclude).
+        let unresolved = path != nil && pathState == .unresolved
+        m &= unresolved ? ~0 : pathMask(section, pathState == .truncated ? path.map { $0 + PathLimits.continuation } : path)
         if m == 0 { return .none }
         switch section {
         case .process:
@@ -197,14 +211,17 @@ public struct CompiledPolicy: Sendable {
             }
         }
         if m == 0 { return .none }
+        let unknown = unresolved ? m & ~t.pathAnyMask[s] : 0
+        let known = m & ~unknown
         var actions: ActionSet = []
         var selectors: UInt64 = 0
         t.responses[s].withUnsafeBufferPointer { responses in
-            for r in responses where m & r.match != 0 && m & r.exclude == 0 {
+            for r in responses where m & r.match != 0 && known & r.exclude == 0 {
                 actions.formUnion(r.actions)
                 selectors |= m & r.match
             }
         }
+        if unknown != 0 && actions.contains(.block) { actions.insert(.alert) }  // fail closed, loudly
         return PolicyVerdict(actions: actions, selectors: selectors, matched: m)
     }
 

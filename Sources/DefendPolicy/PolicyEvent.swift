@@ -28,14 +28,32 @@ public struct PolicyEvent: Sendable, Hashable {
     public var volume: VolumeState
     /// nil: the operation happened on the host, outside any container.
     public var container: ContainerContext?
+    /// How completely the kernel resolved `path` (see `PathState`).
+    public var pathState: PathState
 
     public init(operation: PolicyOperation, path: String? = nil, processName: String? = nil,
-                interactive: Bool? = nil, volume: VolumeState = .none, container: ContainerContext? = nil) {
+                interactive: Bool? = nil, volume: VolumeState = .none, container: ContainerContext? = nil,
+                pathState: PathState = .complete) {
         self.operation = operation; self.path = path; self.processName = processName
         self.interactive = interactive; self.volume = volume; self.container = container
+        self.pathState = pathState
     }
 
     public var section: PolicySection { operation.section }
+}
+
+/// Path limits of the kernel (bpf/defend_abi.h); see `PathState` for how paths are resolved.
+public enum PathLimits {
+    /// DEFEND_PATH_MAX: path bytes the kernel carries in a record, including the NUL.
+    public static let pathMax = 4096
+    /// DEFEND_PATTERN_MAX: bytes of a policy path string, including the NUL.
+    public static let patternMax = 512
+    /// DEFEND_WALK_STEPS: components plus mount crossings the kernel walks up from a name to the
+    /// namespace root (PATH_MAX / 2 + 32); a deeper name is unresolved (fail closed).
+    public static let walkSteps = pathMax / 2 + 32
+    /// What the evaluators append to a `.truncated` path: two components that no policy string can
+    /// name ('*' is only a whole last component there), so the prefix is judged as an ancestor only.
+    static let continuation = "/" + String(repeating: "*", count: 256) + "/*"
 }
 
 /// What a policy decided about one operation.

@@ -7,8 +7,10 @@ import Foundation
 /// 1. The test shape: `{"type":"file"|"process","operation":…,"targetPath":…,"process":{"executable",
 ///    "name"},"sessionLeaderInteractive":…,"volume":{"inVolumeMount","isFileMount"},"container":{"id",
 ///    "imageName","imageFullName","imageTag"}|null,"kubernetes":{"clusterId","clusterName","namespace",
-///    "podName","podLabels":{k:v}}|null}`. Process operations match `process.executable` (or
-///    `targetPath` when that is absent).
+///    "podName","podLabels":{k:v}}|null,"pathTruncated":bool,"pathUnresolved":bool}`. Process
+///    operations match `process.executable` (or `targetPath` when that is absent). `pathTruncated`:
+///    the path is the first part of a longer one; `pathUnresolved`: it is the tail the kernel could
+///    not resolve (taken as is). See `PathState`.
 /// 2. An ECS document as the agent writes it (nested objects or dotted keys):
 ///    - operation: `cloud_defend.operation` when present; else `event.action` fork/exec; for file
 ///      documents `event.type` creation/change/deletion → create/modify/delete (without it,
@@ -16,7 +18,8 @@ import Foundation
 ///      delete), and the executable variant when the alert title (`message`) starts with
 ///      "Executable" (log documents do not say whether the file is executable: plain variants);
 ///      other actions (`end`) are not operations (`InputError.notAnOperation`);
-///    - path: `file.path` (file) or `process.executable` (process); name: `process.name`;
+///    - path: `file.path` (file) or `process.executable` (process), truncated or unresolved
+///      (`PathState`) when `cloud_defend.truncated` or `cloud_defend.unresolved` lists that field; name: `process.name`;
 ///    - interactive: `process.session_leader.interactive`, else `process.interactive`;
 ///    - container: `container.id`, `container.image.name` (a name with '/' is taken as the full name),
 ///      `container.image.tag`; Kubernetes: `orchestrator.cluster.id|name`, `orchestrator.namespace`,
@@ -66,8 +69,11 @@ public enum PolicyTestInput {
         let process = try object(d, "process")
         var path = try string(d, "targetPath")
         if op.section == .process { path = try string(process, "executable") ?? path }
-        var e = PolicyEvent(operation: op, path: try normalized(path), processName: try string(process, "name"),
-                            interactive: try bool(d, "sessionLeaderInteractive"))
+        let state: PathState = try bool(d, "pathUnresolved") == true ? .unresolved
+            : (try bool(d, "pathTruncated") == true ? .truncated : .complete)
+        var e = PolicyEvent(operation: op, path: state == .unresolved ? path : try normalized(path),
+                            processName: try string(process, "name"),
+                            interactive: try bool(d, "sessionLeaderInteractive"), pathState: state)
         if let v = try object(d, "volume") {
             e.volume = VolumeState(inVolumeMount: try bool(v, "inVolumeMount") ?? false,
                                    isFileMount: try bool(v, "isFileMount") ?? false)
@@ -118,8 +124,14 @@ public enum PolicyTestInput {
         let path = op.section == .file ? try ecsString(d, "file.path") : try ecsString(d, "process.executable")
         var interactive = try ecsBool(d, "process.session_leader.interactive")
         if interactive == nil { interactive = try ecsBool(d, "process.interactive") }
-        var e = PolicyEvent(operation: op, path: try normalized(path), processName: try ecsString(d, "process.name"),
-                            interactive: interactive)
+        func listed(_ key: String) -> Bool {
+            let fields = (lookup(d, key) as? [Any])?.compactMap { $0 as? String } ?? []
+            return fields.contains(op.section == .file ? "file.path" : "process.executable")
+        }
+        let state: PathState = listed("cloud_defend.unresolved") ? .unresolved : (listed("cloud_defend.truncated") ? .truncated : .complete)
+        var e = PolicyEvent(operation: op, path: state == .unresolved ? path : try normalized(path),
+                            processName: try ecsString(d, "process.name"), interactive: interactive,
+                            pathState: state)
         if let id = try ecsString(d, "container.id") {
             let image = try ecsString(d, "container.image.name")
             let full = image.flatMap { $0.contains("/") ? $0 : nil }

@@ -30,15 +30,21 @@ public struct ReferenceEvaluator: Sendable {
         }
         let outcomes = rules.selectors.map { (name: $0.name, failure: failure($0, event)) }
         let matched = Set(outcomes.filter { $0.failure == nil }.map(\.name))
+        // With an unresolved path, selectors with a path condition only may match: they count for
+        // `match` but cannot exclude (PathLimits).
+        let unresolved = event.path != nil && event.pathState == .unresolved
+        let mayOnly = Set(rules.selectors.filter { unresolved && $0.pathCondition != nil && matched.contains($0.name) }.map(\.name))
+        let known = matched.subtracting(mayOnly)
         var actions: ActionSet = []
         var reported: Set<String> = []
         for r in rules.responses {
-            let fires = r.match.contains(where: matched.contains) && !r.exclude.contains(where: matched.contains)
+            let fires = r.match.contains(where: matched.contains) && !r.exclude.contains(where: known.contains)
             if fires {
                 actions.formUnion(r.actions)
                 reported.formUnion(r.match.filter(matched.contains))
             }
         }
+        if !mayOnly.isEmpty && actions.contains(.block) { actions.insert(.alert) }
         let names = rules.selectors.map(\.name).filter(reported.contains)
         return Result(actions: actions, matchedSelectors: names, outcomes: outcomes)
     }
@@ -52,7 +58,9 @@ public struct ReferenceEvaluator: Sendable {
         if let patterns = sel.pathCondition {
             let field = sel.section == .file ? "targetFilePath" : "processExecutable"
             guard let path = e.path else { return "\(field): the path is unknown" }
-            if !patterns.contains(where: { Self.pathMatches($0, path) }) {
+            // an unresolved path may match (see evaluate)
+            let judged = e.pathState == .truncated ? path + PathLimits.continuation : path
+            if e.pathState != .unresolved && !patterns.contains(where: { Self.pathMatches($0, judged) }) {
                 return "\(field): \(path) " + Self.describeMiss(patterns)
             }
         }

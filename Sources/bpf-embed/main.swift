@@ -6,6 +6,7 @@ import Foundation
 struct Options {
     var clang = "clang", bpftool = "", source = "", object = "", output = "", name = ""
     var includes: [String] = []
+    var defines: [String] = []
 }
 
 func fail(_ message: String) -> Never {
@@ -27,6 +28,7 @@ func parse(_ args: [String]) -> Options {
         case "--bpftool": o.bpftool = value()
         case "--source": o.source = value()
         case "--include": o.includes.append(value())
+        case "--define": o.defines.append(value())
         case "--object": o.object = value()
         case "--output": o.output = value()
         case "--name": o.name = value()
@@ -64,7 +66,7 @@ try? FileManager.default.createDirectory(atPath: (o.object as NSString).deleting
                                          withIntermediateDirectories: true)
 run(o.clang, ["-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", "-Wall", "-Werror",
               "-Wno-default-const-init-var-unsafe", "-Wno-unused-function"]
-        + o.includes.flatMap { ["-I", $0] } + ["-c", o.source, "-o", raw])
+        + o.defines.map { "-D" + $0 } + o.includes.flatMap { ["-I", $0] } + ["-c", o.source, "-o", raw])
 run(findBpftool(o.bpftool), ["gen", "object", o.object, raw])
 guard let bytes = FileManager.default.contents(atPath: o.object) else { fail("cannot read \(o.object)") }
 let digits = Array("0123456789abcdef".utf8)

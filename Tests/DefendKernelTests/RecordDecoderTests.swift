@@ -33,14 +33,17 @@ struct RecordDecoderTests {
         put(&b, t, at: MemoryLayout<E>.offset(of: \.task)!)
         let taskCommOffset = MemoryLayout<E>.offset(of: \.task)! + MemoryLayout<defend_task>.offset(of: \.comm)!
         putBytes(&b, Array("env".utf8), at: taskCommOffset)
+        let data = MemoryLayout<E>.offset(of: \.argc)! + 4
         put(&b, UInt32(filename.utf8.count), at: MemoryLayout<E>.offset(of: \.filename_len)!)
-        putBytes(&b, Array(filename.utf8), at: MemoryLayout<E>.offset(of: \.filename)!)
+        putBytes(&b, Array(filename.utf8), at: data)
         put(&b, UInt32(4), at: MemoryLayout<E>.offset(of: \.cwd_len)!)
-        putBytes(&b, Array("/tmp".utf8), at: MemoryLayout<E>.offset(of: \.cwd)!)
+        putBytes(&b, Array("/tmp".utf8), at: data + filename.utf8.count + 1)
         let argBytes = Array(args.joined(separator: "\0").utf8)  // last one truncated: no NUL
         put(&b, UInt32(argBytes.count), at: MemoryLayout<E>.offset(of: \.args_len)!)
         put(&b, UInt32(5), at: MemoryLayout<E>.offset(of: \.argc)!)
-        putBytes(&b, argBytes, at: MemoryLayout<E>.offset(of: \.args)!)
+        let argsAt = data + filename.utf8.count + 1 + 5
+        putBytes(&b, argBytes, at: argsAt)
+        b.removeLast(b.count - (argsAt + argBytes.count))  // sent with its used bytes only
         return b
     }
 
@@ -66,9 +69,11 @@ struct RecordDecoderTests {
 
     @Test func rejectsShortAndCorruptRecords() {
         let good = Self.execRecord()
-        // shorter than the header, shorter than the exec layout
+        // shorter than the header, shorter than the exec layout, cut inside its strings
         #expect(throws: RecordDecoder.Failure.self) { try good.prefix(8).withUnsafeBytes { try RecordDecoder.decode($0) } }
-        #expect(throws: RecordDecoder.Failure.self) { try good.prefix(200).withUnsafeBytes { try RecordDecoder.decode($0) } }
+        #expect(throws: RecordDecoder.Failure.self) { try good.prefix(MemoryLayout<E>.offset(of: \.argc)!).withUnsafeBytes { try RecordDecoder.decode($0) } }
+        #expect(throws: RecordDecoder.Failure.self) { try good.dropLast(3).withUnsafeBytes { try RecordDecoder.decode($0) } }
+        #expect(good.count < 400, "an exec record is sent with its used bytes, not \(MemoryLayout<E>.size)")
         // a length past its field
         var bad = good
         Self.put(&bad, UInt32(9999), at: MemoryLayout<E>.offset(of: \.filename_len)!)
@@ -98,10 +103,12 @@ struct RecordDecoderTests {
         Self.put(&b, h, at: 0)
         Self.put(&b, UInt32(0o100755), at: MemoryLayout<F>.offset(of: \.mode)!)
         Self.put(&b, UInt64(1234), at: MemoryLayout<F>.offset(of: \.ino)!)
+        let data = MemoryLayout<F>.offset(of: \.ino)! + 8
         Self.put(&b, UInt32(6), at: MemoryLayout<F>.offset(of: \.path_len)!)
-        Self.putBytes(&b, Array("/a/new".utf8), at: MemoryLayout<F>.offset(of: \.path)!)
+        Self.putBytes(&b, Array("/a/new".utf8), at: data)
         Self.put(&b, UInt32(6), at: MemoryLayout<F>.offset(of: \.old_path_len)!)
-        Self.putBytes(&b, Array("/a/old".utf8), at: MemoryLayout<F>.offset(of: \.old_path)!)
+        Self.putBytes(&b, Array("/a/old".utf8), at: data + 7)
+        b.removeLast(b.count - (data + 14))  // sent with its used bytes only
         let event = try b.withUnsafeBytes { try RecordDecoder.decode($0) }
         #expect(event.hook == .path_rename)
         #expect(event.decision.denied)

@@ -18,10 +18,12 @@ struct SensorCapabilitiesTests {
     }
 
     @Test func everythingOn() {
-        let c = SensorCapabilities(btf: true, ringBuffer: true, lsmListed: true, lsmActive: true,
+        let c = SensorCapabilities(btf: true, ringBuffer: true, bpfLoop: false, objectVariant: "bounded",
+                                   lsmListed: true, lsmActive: true,
                                    attached: Self.process + SensorCapabilities.lsmPrograms)
         #expect(c.fileEvents && c.blocking)
-        #expect(c.summary == "process events ON (fork/exec/exit tracepoints); file events and blocking ON (BPF-LSM)")
+        #expect(c.summary == "process events ON (fork/exec/exit tracepoints); file events and blocking ON (BPF-LSM); "
+                + "kernel features: BTF yes, ring buffer yes, bpf_loop no, BPF-LSM listed (BPF objects: bounded loops)")
         #expect(c.blockingWarning(policyBlocks: true) == nil)
     }
 
@@ -33,6 +35,20 @@ struct SensorCapabilitiesTests {
         #expect(c.summary.contains("process events OFF (defend_exec: Invalid argument (errno 22))"))
         #expect(c.summary.contains("setsid events OFF (No such file)"))
         #expect(c.summary.contains("file events and blocking are OFF: disabled by configuration"))
+    }
+
+    /// A load failure names what the kernel lacks; the verifier log only on request.
+    @Test func loadErrorsSayWhatIsMissing() {
+        let log = "libbpf: prog 'x': BPF program load failed\n0: (85) call unknown#181\nunknown func bpf_loop#181\n"
+        #expect(Sensor.missingFeature(inLog: log) == "the kernel lacks the BPF helper bpf_loop")
+        let plain = Sensor.explained(.objectLoad(object: "lsm", errno: -22, log: log), features: "kernel features: x",
+                                     keepLog: false).description
+        #expect(plain.contains("the kernel lacks the BPF helper bpf_loop") && plain.contains("DEFEND_BPF_LOG=1"))
+        #expect(!plain.contains("call unknown"))
+        let full = Sensor.explained(.objectLoad(object: "lsm", errno: -22, log: log), features: "", keepLog: true).description
+        #expect(full.contains("call unknown#181"))
+        #expect(Sensor.missingFeature(inLog: "Failed to find kernel BTF type ID of 'bpf_lsm_inode_x'") ==
+                "the kernel lacks the hook bpf_lsm_inode_x")
     }
 
     @Test func ringBufferSizeIsAPowerOfTwoPage() {

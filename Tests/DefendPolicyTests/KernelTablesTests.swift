@@ -58,6 +58,11 @@ import Testing
         KernelTables.PathEntry(section: .process, kind: .name, string: "sh", mask: 0b010),
         KernelTables.PathEntry(section: .process, kind: .name, string: "bash", mask: 0b010),
         KernelTables.PathEntry(section: .process, kind: .descendant, string: "", mask: 0b100),
+        // directories whose rename/rmdir moves the file patterns' names (file section only)
+        KernelTables.PathEntry(section: .file, kind: .ancestor, string: "/usr", mask: 0b011),
+        KernelTables.PathEntry(section: .file, kind: .ancestor, string: "/usr/bin", mask: 0b011),
+        KernelTables.PathEntry(section: .file, kind: .ancestor, string: "/usr/sbin", mask: 0b001),
+        KernelTables.PathEntry(section: .file, kind: .ancestor, string: "/etc", mask: 0b010),
     ])
     #expect(t.pathEntries.count == entries.count, "one entry per (section, kind, string)")
     #expect(t.pathEntries.first { $0.string == "" }?.hash == FNV1a.offset)

@@ -99,11 +99,27 @@ struct PolicyGenerator {
         return p
     }
 
+    /// Deep paths below the vocabulary's directories, some longer than the kernel resolves.
+    mutating func deepPath() -> String {
+        let base = pick(Self.dirs)
+        let depth = pick([62, 64, 300, 2047, 2100])
+        return base + String(repeating: "/d", count: depth) + "/x"
+    }
+
     mutating func event() -> PolicyEvent {
         let op = pick(PolicyOperation.allCases)
-        return PolicyEvent(operation: op, path: pick(Self.paths), processName: pick(Self.names),
-                           interactive: pick([true, false, nil]),
-                           volume: pick([VolumeState.none, .volumeMount, .fileMount]), container: pick(Self.containers))
+        var e = PolicyEvent(operation: op, path: pick(Self.paths), processName: pick(Self.names),
+                            interactive: pick([true, false, nil]),
+                            volume: pick([VolumeState.none, .volumeMount, .fileMount]), container: pick(Self.containers))
+        if chance(0.1) { e.path = deepPath() }
+        if chance(0.05) {  // the resolved tail of a path the kernel could not resolve
+            e.path = pick(["a/b/c", "usr/bin/sh", "etc/passwd", "x", ""])
+            e.pathState = .unresolved
+        } else if chance(0.05), let p = e.path {  // the first part of a longer path
+            e.pathState = .truncated
+            if p == "/" { e.path = "/a" }
+        }
+        return e
     }
 }
 
@@ -135,4 +151,60 @@ struct PolicyGenerator {
     }
     // The generator must exercise matching, not only misses.
     #expect(fired > 10_000, "seed \(seed): only \(fired) operations fired a response")
+}
+
+/// PathState: a path the kernel cannot resolve is never matched as absolute; a block that could
+/// apply refuses with an alert, an exclusion by a path condition cannot save it; deep and long paths
+/// (even longer than PATH_MAX, reported truncated) are judged exactly, in both directions.
+@Test func unresolvedPathsFailClosedAndLongPathsAreExact() throws {
+    let policy = try PolicyLoader.parse(yaml: """
+        file:
+          selectors:
+            - name: bin
+              operation: [createExecutable, modifyExecutable]
+              targetFilePath: [/usr/local/bin/**]
+            - name: allowed
+              targetFilePath: [/usr/local/bin/allowed]
+            - name: tmp
+              operation: [createFile]
+              targetFilePath: [/tmp/**]
+            - name: etcChild
+              operation: [createFile]
+              targetFilePath: [/etc/*]
+          responses:
+            - match: [bin]
+              exclude: [allowed]
+              actions: [alert, block]
+            - match: [tmp]
+              actions: [log]
+            - match: [etcChild]
+              actions: [alert]
+        """).policy
+    let compiled = CompiledPolicy(policy, scope: .all)
+    let reference = ReferenceEvaluator(policy, scope: .all)
+    func both(_ e: PolicyEvent) -> ActionSet {
+        let a = compiled.evaluate(e).actions, b = reference.evaluate(e).actions
+        #expect(a == b, "\(e)")
+        return a
+    }
+    let deep = String(repeating: "/d", count: 100)
+    let huge = String(repeating: "/d", count: 2100)  // > PATH_MAX
+    // deep, long: judged on the whole path, in both directions
+    #expect(both(PolicyEvent(operation: .createExecutable, path: "/usr/local/bin" + deep + "/x")) == [.alert, .block])
+    #expect(both(PolicyEvent(operation: .createExecutable, path: "/usr/local/bin" + huge + "/x")) == [.alert, .block])
+    #expect(both(PolicyEvent(operation: .createExecutable, path: "/tmp/x/usr/local/bin" + deep + "/x")) == [])
+    #expect(both(PolicyEvent(operation: .createExecutable, path: "/tmp/x/usr/local/bin" + huge + "/x")) == [])
+    // the first part of a longer path, as the kernel reports it: an ancestor only
+    #expect(both(PolicyEvent(operation: .createExecutable, path: "/usr/local/bin", pathState: .truncated)) == [.alert, .block])
+    #expect(both(PolicyEvent(operation: .createExecutable, path: "/usr/local", pathState: .truncated)) == [])
+    #expect(both(PolicyEvent(operation: .createFile, path: "/etc", pathState: .truncated)) == [])  // not a child
+    #expect(both(PolicyEvent(operation: .createFile, path: "/etc/x", pathState: .truncated)) == [])
+    #expect(both(PolicyEvent(operation: .createFile, path: "/etc/x")) == [.alert])
+    // unresolved: may be under /usr/local/bin -> refused and alerted, exclusion or not
+    #expect(both(PolicyEvent(operation: .createExecutable, path: "usr/local/bin/x", pathState: .unresolved)) == [.block, .alert])
+    #expect(both(PolicyEvent(operation: .createExecutable, path: "usr/local/bin/allowed", pathState: .unresolved)) == [.block, .alert])
+    // no block could apply: reported (what may apply), not refused
+    #expect(both(PolicyEvent(operation: .createFile, path: "t/x", pathState: .unresolved)) == [.log, .alert])
+    // operations no selector takes are untouched
+    #expect(both(PolicyEvent(operation: .deleteFile, path: "t/x", pathState: .unresolved)) == [])
 }

@@ -10,7 +10,7 @@ if [ -z "$bin" ]; then
     swift build -c release -Xswiftc -static-executable --scratch-path .build-static --product defend >&2
     bin=.build-static/release/defend
 fi
-kernel=$(ls /boot/vmlinuz-*-cloud-amd64 | sort -V | tail -1)
+kernel=$(tools/vm/fetch-kernel "${DEFEND_VM_KERNEL:-6.1}")
 work=$(mktemp -d /tmp/defend-lsm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 root=$work/root

@@ -132,6 +132,7 @@ public struct DocumentBuilder {
             w.rawValue(hookPoints.single(event.hook))
         }
         w.key("matched_selectors"); w.stringArray(selectors, maxCount: 64, maxTotalBytes: 64 * 130)
+        Self.writePathMarkers(&w, event.record, argsTruncated: p.argsTruncated)
         w.endObject()
 
         // data_stream
@@ -186,6 +187,31 @@ public struct DocumentBuilder {
         let bytes = buf.bytes
         containerFragments.store(c, bytes: bytes)
         return bytes
+    }
+
+    /// `truncated`: fields that hold only the first part of a longer value (a path longer than
+    /// PATH_MAX, argv beyond what is carried); `unresolved`: paths the kernel could not resolve from
+    /// the mount namespace's root (the value is the resolved tail, not an absolute path). Written only
+    /// when not empty, so that a cut value is never mistaken for a whole one.
+    static func writePathMarkers(_ w: inout JSONWriter, _ record: KernelRecord, argsTruncated: Bool) {
+        var truncated: [String] = [], unresolved: [String] = []
+        switch record {
+        case .file(let f):
+            if f.pathTruncated { truncated.append("file.path") }
+            if f.pathUnresolved { unresolved.append("file.path") }
+            if f.oldPathTruncated { truncated.append("file.Ext.original.path") }
+            if f.oldPathUnresolved { unresolved.append("file.Ext.original.path") }
+        case .exec(let r):
+            if r.filenameTruncated { truncated.append("process.executable") }
+            if r.filenameUnresolved { unresolved.append("process.executable") }
+            if r.cwdTruncated { truncated.append("process.working_directory") }
+            if r.cwdUnresolved { unresolved.append("process.working_directory") }
+        default:
+            break
+        }
+        if argsTruncated { truncated.append("process.args") }
+        if !truncated.isEmpty { w.key("truncated"); w.stringArray(truncated, maxCount: 8, maxTotalBytes: 256) }
+        if !unresolved.isEmpty { w.key("unresolved"); w.stringArray(unresolved, maxCount: 8, maxTotalBytes: 256) }
     }
 
     private func writeContainer(_ w: inout JSONWriter, _ c: ContainerContext) {

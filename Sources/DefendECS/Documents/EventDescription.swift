@@ -63,7 +63,7 @@ struct EventDescription {
         case .path_rename: action = "rename"
         case .path_link: action = "link"
         case .path_mknod: action = "creation"
-        case .path_chmod, .path_truncate: action = "modification"
+        case .path_chmod, .path_truncate, .inode_setxattr, .inode_set_acl: action = "modification"
         case .file_open: action = (op == .createFile || op == .createExecutable) ? "creation" : "open"
         default:
             switch op {

@@ -1,0 +1,59 @@
+import CLibBPF
+import DefendEvents
+@testable import DefendKernel
+import DefendPolicy
+import Testing
+
+/// Every enum of bpf/defend_abi.h agrees with its Swift mirror, value by value, and the record
+/// layouts the decoder reads are where the C header puts them.
+struct ABIAgreementTests {
+    @Test func operationsAgree() {
+        let c: [(UInt32, PolicyOperation)] = [
+            (DEFEND_OP_CREATE_EXECUTABLE.rawValue, .createExecutable), (DEFEND_OP_MODIFY_EXECUTABLE.rawValue, .modifyExecutable),
+            (DEFEND_OP_CREATE_FILE.rawValue, .createFile), (DEFEND_OP_MODIFY_FILE.rawValue, .modifyFile),
+            (DEFEND_OP_DELETE_FILE.rawValue, .deleteFile), (DEFEND_OP_FORK.rawValue, .fork), (DEFEND_OP_EXEC.rawValue, .exec),
+        ]
+        for (value, op) in c { #expect(UInt32(op.rawValue) == value, "\(op)") }
+        #expect(PolicyOperation.allCases.count == Int(DEFEND_OP_COUNT.rawValue))
+    }
+
+    @Test func actionsAndPathKindsAgree() {
+        #expect(ActionSet.log.rawValue == DEFEND_ACTION_LOG.rawValue)
+        #expect(ActionSet.alert.rawValue == DEFEND_ACTION_ALERT.rawValue)
+        #expect(ActionSet.block.rawValue == DEFEND_ACTION_BLOCK.rawValue)
+        let kinds: [(UInt32, KernelTables.PathKind)] = [
+            (DEFEND_PATH_EXACT.rawValue, .exact), (DEFEND_PATH_CHILD.rawValue, .child),
+            (DEFEND_PATH_DESCENDANT.rawValue, .descendant), (DEFEND_PATH_NAME.rawValue, .name),
+            (DEFEND_PATH_ANCESTOR.rawValue, .ancestor),
+        ]
+        for (value, kind) in kinds { #expect(UInt32(kind.rawValue) == value, "\(kind)") }
+        #expect(DEFEND_SECTION_FILE.rawValue == 0 && DEFEND_SECTION_PROCESS.rawValue == 1)
+        #expect(LossCounters.EventType.allCases.count == Int(DEFEND_EV_TYPE_COUNT.rawValue) - 1)
+    }
+
+    /// Every hook value the kernel can send has a HookPoint, and every HookPoint a distinct name.
+    @Test func hooksAgree() {
+        var names = Set<String>()
+        for v in 0..<DEFEND_HOOK_COUNT.rawValue {
+            let hook = HookPoint(rawValue: v)
+            #expect(hook != nil, "defend_hook \(v) has no HookPoint")
+            if let hook { names.insert(hook.ecsName) }
+        }
+        #expect(names.count == Int(DEFEND_HOOK_COUNT.rawValue))
+        #expect(HookPoint(rawValue: DEFEND_HOOK_COUNT.rawValue) == nil)
+        let c: [(UInt32, HookPoint)] = [
+            (DEFEND_HOOK_LSM_PATH_CHMOD.rawValue, .path_chmod), (DEFEND_HOOK_LSM_FILE_OPEN.rawValue, .file_open),
+            (DEFEND_HOOK_LSM_BPRM_CHECK.rawValue, .bprm_check_security), (DEFEND_HOOK_LSM_INODE_SETXATTR.rawValue, .inode_setxattr),
+            (DEFEND_HOOK_LSM_INODE_SET_ACL.rawValue, .inode_set_acl), (DEFEND_HOOK_LSM_MMAP_FILE.rawValue, .mmap_file),
+            (DEFEND_HOOK_LSM_PATH_SYMLINK.rawValue, .path_symlink), (DEFEND_HOOK_TP_CGROUP_RMDIR.rawValue, .cgroup_rmdir),
+        ]
+        for (value, hook) in c { #expect(hook.rawValue == value, "\(hook)") }
+    }
+
+    /// The limits the evaluators model are the kernel's.
+    @Test func limitsAgree() {
+        #expect(PathLimits.pathMax == Int(DEFEND_PATH_MAX))
+        #expect(PathLimits.patternMax == Int(DEFEND_PATTERN_MAX))
+        #expect(PathLimits.walkSteps == Int(DEFEND_PATH_MAX) / 2 + 32)
+    }
+}
