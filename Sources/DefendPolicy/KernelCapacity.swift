@@ -20,7 +20,20 @@ extension PolicyRules {
         for section in PolicySection.allCases {
             guard let rules = policy[section] else { continue }
             for (i, sel) in rules.selectors.enumerated() {
-                for p in sel.pathCondition ?? [] { keys.insert(Key(section: section, kind: "\(p.kind)", string: p.base)) }
+                for p in sel.pathCondition ?? [] {
+                    keys.insert(Key(section: section, kind: "\(p.kind)", string: p.base))
+                    if section == .file {
+                        // As CompiledPolicy: every directory above the base, and the base of a /dir/* or
+                        // /dir/** pattern, is an `ancestor` entry (renames and removals of those trees).
+                        let b = Array(p.base.utf8)
+                        for j in b.indices where b[j] == UInt8(ascii: "/") && j > 0 {
+                            keys.insert(Key(section: section, kind: "ancestor", string: String(decoding: b[..<j], as: UTF8.self)))
+                        }
+                        if p.kind != .exact && !b.isEmpty {
+                            keys.insert(Key(section: section, kind: "ancestor", string: p.base))
+                        }
+                    }
+                }
                 if section == .process {
                     for n in sel.processName ?? [] { keys.insert(Key(section: section, kind: "name", string: n)) }
                 }
