@@ -140,14 +140,21 @@ public final class NDJSONFileOutput: DocumentOutput, @unchecked Sendable {
 
     public func reopen() {
         guard let path else { return }
-        if fd >= 0 { Glibc.close(fd); fd = -1 }
-        do {
-            fd = try Self.open(path)
-            identity = Self.identity(fd)
-        } catch {
+        // The new descriptor first, without blocking: a FIFO whose reader is gone must not hang the
+        // output thread (and with it SIGTERM) in open(2), and closing the old descriptor first would
+        // hand a FIFO's reader an end of file before the new writer exists.
+        let new = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0o640)
+        guard new >= 0 else {
+            let error = SinkError.cannotOpen(path: path, errno: errno)
             stats.withLock { $0.lastError = error.description; $0.failing = true }
-            log(.warning, error.description)
+            log(.warning, error.description + (fd >= 0 ? "; writing on to the previous one" : ""))
+            return
         }
+        let flags = fcntl(new, F_GETFL)
+        if flags >= 0 { _ = fcntl(new, F_SETFL, flags & ~O_NONBLOCK) }
+        if fd >= 0 { Glibc.close(fd) }
+        fd = new
+        identity = Self.identity(fd)
     }
 
     public func close(deadline: Double) {

@@ -62,6 +62,24 @@ final class LogCapture: @unchecked Sendable {
         #expect(sink.statistics.documentsDropped == 2)
     }
 
+    /// SIGHUP with `--output FIFO` whose reader is gone: the reopen must not hang in open(2) (that held
+    /// the output thread, and SIGTERM waited for it forever); the previous descriptor stays in use.
+    @Test func reopeningAFIFOWithoutAReaderDoesNotHang() throws {
+        let dir = tempDir("fifo")
+        let fifo = dir + "/out"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        let capture = LogCapture()
+        let output = try NDJSONFileOutput(path: fifo, log: capture.logger)
+        close(reader)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { output.reopen(); done.signal() }
+        #expect(done.wait(timeout: .now() + 20) == .success, "reopen blocked on a FIFO without a reader")
+        #expect(output.statistics.failing)
+        output.close(deadline: 0)
+    }
+
     @Test func aReplacedOrDeletedFileIsReopened() throws {
         let dir = tempDir("rotate")
         let path = dir + "/out.ndjson"
