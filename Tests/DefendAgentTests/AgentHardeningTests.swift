@@ -6,27 +6,7 @@ import Synchronization
 import Testing
 @testable import DefendAgent
 
-private let policyA = """
-    process:
-      selectors:
-        - name: shells
-          operation: [exec]
-          processName: [sh]
-      responses:
-        - match: [shells]
-          actions: [log]
-    """
-
-private let policyB = """
-    process:
-      selectors:
-        - name: editors
-          operation: [exec]
-          processName: [vi]
-      responses:
-        - match: [editors]
-          actions: [alert]
-    """
+// policyA and policyB: the reload fixtures of PolicyReloadTests.swift.
 
 /// A sensor whose every poll runs `onPoll` (the test's script), which says when to stop.
 final class ScriptedSensor: KernelSensor {

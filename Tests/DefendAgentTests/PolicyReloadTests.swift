@@ -5,7 +5,8 @@ import Foundation
 import Testing
 @testable import DefendAgent
 
-private let policyA = """
+/// Two small valid policies the reload tests swap between (also used by AgentHardeningTests).
+let policyA = """
     process:
       selectors:
         - name: shells
@@ -16,7 +17,7 @@ private let policyA = """
           actions: [log]
     """
 
-private let policyB = """
+let policyB = """
     process:
       selectors:
         - name: editors
