@@ -36,6 +36,7 @@ import Testing
             let registry = ContainerRegistry(locator: locator, cgroupRoot: cgroupRoot)
             let loaded = try PolicyLoader.parse(yaml: "file:\n  selectors:\n    - name: drift\n      operation: [createExecutable]\n      ignoreVolumeMounts: true\n  responses:\n    - match: [drift]\n      actions: [alert]\n", fileName: "policy.yaml")
             state = ContainerState(registry: registry, sensor: sensor, policy: CompiledPolicy(loaded.policy, scope: .containers))
+            state.statSource = MountSourceStat.read  // the test's own paths (not through /proc/1/root)
         }
 
         func cgroup(_ id: String) throws -> CgroupRecord {
