@@ -50,6 +50,17 @@ struct ABIAgreementTests {
         for (value, hook) in c { #expect(hook.rawValue == value, "\(hook)") }
     }
 
+    /// Record flags are distinct single bits (the decoder tests each one alone).
+    @Test func recordFlagsAreDistinctBits() {
+        let flags: [Int32] = [DEFEND_F_DENIED, DEFEND_F_PATH_TRUNCATED, DEFEND_F_ARGS_TRUNCATED, DEFEND_F_CWD_TRUNCATED,
+                              DEFEND_F_OLD_PATH_TRUNCATED, DEFEND_F_IN_CONTAINER, DEFEND_F_IN_VOLUME_MOUNT,
+                              DEFEND_F_FILE_MOUNT, DEFEND_F_WAS_EXECUTABLE, DEFEND_F_PATH_UNRESOLVED,
+                              DEFEND_F_OLD_PATH_UNRESOLVED, DEFEND_F_CWD_UNRESOLVED, DEFEND_F_EXE_DELETED,
+                              DEFEND_F_CWD_DELETED].map { Int32($0) }
+        #expect(flags.allSatisfy { $0 > 0 && $0 & ($0 - 1) == 0 })
+        #expect(Set(flags).count == flags.count)
+    }
+
     /// The limits the evaluators model are the kernel's.
     @Test func limitsAgree() {
         #expect(PathLimits.pathMax == Int(DEFEND_PATH_MAX))

@@ -256,7 +256,7 @@ struct SensorHostTests {
     }
 
     @Test func pidNamespaceIdentityOfAContainerLikeProcess() throws {
-        guard access("/usr/bin/unshare", X_OK) == 0 else { return }  // util-linux missing: nothing to check
+        try #require(access("/usr/bin/unshare", X_OK) == 0, "util-linux's unshare is required (setup.sh installs it)")
         let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true))
         defer { sensor.close() }
         let cg = try #require(Host.makeCgroup("pidns"))
@@ -271,6 +271,34 @@ struct SensorHostTests {
         #expect(inner.task.pid != 1)                   // its pid in the initial namespace
         #expect(inner.task.pidNamespaceInode != outer.task.pidNamespaceInode)
         #expect(outer.task.namespacePid == outer.task.pid)
+    }
+
+    /// An executable unlinked before its exec (run through its descriptor) and a working directory
+    /// removed while in use are flagged deleted; the names they had are kept. Ordinary execs are not.
+    @Test func deletedExecutableAndWorkingDirectoryAreMarked() throws {
+        let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true))
+        defer { sensor.close() }
+        let cg = try #require(Host.makeCgroup("deleted"))
+        defer { Host.removeCgroup(cg.path) }
+        let dir = "/tmp/defend-deleted-\(getpid())"
+        defer { _ = Host.runShell("rm -rf \(dir)") }
+        let script = "echo $$ > \(cg.path)/cgroup.procs; mkdir -p \(dir)/wd && cp /bin/true \(dir)/gone; "
+            + "/bin/true plain a b; (cd \(dir)/wd && rmdir \(dir)/wd && /bin/true cwdgone); "
+            + "exec 3<\(dir)/gone; rm \(dir)/gone; /proc/self/fd/3 exegone"
+        #expect(Host.runShell(script).status == 0)
+        let events = Host.collect(sensor) { evs in
+            evs.filter { $0.exec?.task.cgroupID == cg.id && $0.exec?.args.last?.hasSuffix("gone") == true }.count >= 2
+        }
+        let execs = events.compactMap(\.exec).filter { $0.task.cgroupID == cg.id }
+        let plain = try #require(execs.first { $0.args == ["/bin/true", "plain", "a", "b"] })
+        #expect(plain.argc == 4 && !plain.argsTruncated)
+        #expect(!plain.filenameDeleted && !plain.cwdDeleted)
+        let cwdGone = try #require(execs.first { $0.args.last == "cwdgone" })
+        #expect(cwdGone.cwdDeleted && !cwdGone.filenameDeleted)
+        #expect(cwdGone.cwd == dir + "/wd")
+        let exeGone = try #require(execs.first { $0.args.last == "exegone" })
+        #expect(exeGone.filenameDeleted && !exeGone.cwdDeleted)
+        #expect(exeGone.filename == dir + "/gone")
     }
 
     @Test func threadsAreNotProcessesAndLongArgvIsTruncated() throws {
