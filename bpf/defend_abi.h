@@ -115,6 +115,10 @@ enum defend_event_type {
 #define DEFEND_F_PATH_UNRESOLVED (1u << 9)
 #define DEFEND_F_OLD_PATH_UNRESOLVED (1u << 10)
 #define DEFEND_F_CWD_UNRESOLVED (1u << 11)
+/* exec: the executable (file) or the working directory (dentry) has no name left (unlinked / removed,
+ * i_nlink == 0): the field holds the name it had. */
+#define DEFEND_F_EXE_DELETED (1u << 12)
+#define DEFEND_F_CWD_DELETED (1u << 13)
 
 struct defend_event_header {
     __u32 type;              /* enum defend_event_type */

@@ -764,25 +764,83 @@ static __always_inline __u64 path_condition(struct scratch *s, int slot, struct 
     return 0;
 }
 
+/* The superblock's mount list before Linux 6.16 (a list_head in mount order); from then on a
+ * singly linked list with the newest mount first (mount.mnt_next_for_sb). */
+struct super_block___listhead {
+    struct list_head s_mounts;
+} __attribute__((preserve_access_index));
+struct mount___listhead {
+    struct list_head mnt_instance;
+} __attribute__((preserve_access_index));
+struct super_block___chain {
+    struct mount *s_mounts;
+} __attribute__((preserve_access_index));
+struct mount___chain {
+    struct mount *mnt_next_for_sb;
+} __attribute__((preserve_access_index));
+
+#define ALIAS_SCAN 16
+
 /*
- * The task's root mount, when `mnt` is another mount of the same filesystem (a bind mount of a
- * tree, or of the whole root): the file then also has its name from the root mount, which is the
- * name a rule about that tree means. NULL otherwise.
+ * The mount a name is judged from as well, when `mnt` is another mount of a filesystem that this
+ * mount namespace already has: for the root's filesystem, the task's root mount; for any other
+ * filesystem, its earliest mount in the namespace (the first one mounted, which is the name a rule
+ * about that tree means), so `mount --bind /data/bin /mnt/b` cannot dodge a rule on /data/ (and below)
+ * either. 0 when `mnt` is that mount itself or none is found within ALIAS_SCAN mounts of the
+ * superblock. The caller keeps the first name when the file is not below the alias's root.
  */
-static __always_inline struct vfsmount *alias_mount(struct vfsmount *mnt)
+/* static: verified with the caller's argument types (a global function takes scalars only, and
+ * some hooks hold the mount as a typed BTF pointer) */
+static __attribute__((noinline)) __u64 defend_alias_mount(struct vfsmount *mnt)
 {
+    __u64 mnt_addr = (__u64)mnt;
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
     struct vfsmount *root = BPF_CORE_READ(cur, fs, root.mnt);
-    if (!mnt || mnt == root || BPF_CORE_READ(mnt, mnt_sb) != BPF_CORE_READ(root, mnt_sb))
-        return NULL;
-    return root;
+    if (!mnt || mnt == root)
+        return 0;
+    struct super_block *sb = BPF_CORE_READ(mnt, mnt_sb);
+    if (sb == BPF_CORE_READ(root, mnt_sb))
+        return (__u64)root;
+    struct mnt_namespace *ns = BPF_CORE_READ(cur, nsproxy, mnt_ns);
+    __u32 moff = bpf_core_field_offset(struct mount, mnt);
+    __u64 found = 0;
+    if (bpf_core_field_exists(struct mount___chain, mnt_next_for_sb)) {
+        /* newest first: the earliest is the last one in this namespace */
+        struct mount *m = BPF_CORE_READ((struct super_block___chain *)sb, s_mounts);
+        for (int i = 0; i < ALIAS_SCAN && m; i++) {
+            if (BPF_CORE_READ(m, mnt_ns) == ns)
+                found = (__u64)m + moff;
+            m = BPF_CORE_READ((struct mount___chain *)m, mnt_next_for_sb);
+        }
+        if (m) /* more mounts than scanned: the earliest is unknown */
+            return 0;
+    } else {
+        struct super_block___listhead *osb = (void *)sb;
+        __u64 head = (__u64)sb + bpf_core_field_offset(struct super_block___listhead, s_mounts);
+        __u32 ioff = bpf_core_field_offset(struct mount___listhead, mnt_instance);
+        struct list_head *pos = BPF_CORE_READ(osb, s_mounts.next);
+        for (int i = 0; i < ALIAS_SCAN && pos && (__u64)pos != head; i++) {
+            struct mount *m = (struct mount *)((void *)pos - ioff);
+            if (BPF_CORE_READ(m, mnt_ns) == ns) {
+                found = (__u64)m + moff;
+                break;
+            }
+            pos = BPF_CORE_READ(pos, next);
+        }
+    }
+    return found == mnt_addr ? 0 : found;
+}
+
+static __always_inline struct vfsmount *alias_mount(struct vfsmount *mnt)
+{
+    return (struct vfsmount *)defend_alias_mount(mnt);
 }
 
 /*
  * Resolve the name (mnt, dentry) into scratch.path[slot] and apply the path condition of `section`
- * to *m (see path_condition; returns the "unknown" selectors). A name reached through a bind mount
- * of the root's filesystem is judged by both its names, so a bind mount cannot dodge a rule; the
- * slot (and the record) then holds the name from the root mount.
+ * to *m (see path_condition; returns the "unknown" selectors). A name reached through another
+ * mount of a filesystem (a bind mount) is judged by both its names, so a bind mount cannot dodge a
+ * rule; the slot (and the record) then holds the name from the alias mount (defend_alias_mount).
  */
 static __always_inline __u64 judge_name(struct scratch *s, int slot, struct defend_policy *p, __u32 gen, __u32 section,
                                         __u64 *m, __u32 tree, struct vfsmount *mnt, struct dentry *dentry,
@@ -798,13 +856,13 @@ static __always_inline __u64 judge_name(struct scratch *s, int slot, struct defe
     if (!root)
         return unknown;
     resolve_path(s, slot, root, dentry);
-    if (s->path_state[slot & 1] & PATH_UNRESOLVED) { /* no name from the root mount: keep the first */
+    if (s->path_state[slot & 1] & PATH_UNRESOLVED) { /* no name from the alias mount: keep the first */
         resolve_path(s, slot, mnt, dentry);
         return unknown;
     }
     __u64 m2 = start;
     path_condition(s, slot, p, gen, section, &m2, tree);
-    if (unknown) { /* the first name was unresolved: the root mount's name decides */
+    if (unknown) { /* the first name was unresolved: the alias mount's name decides */
         *m = m2;
         return 0;
     }

@@ -490,6 +490,55 @@ static __always_inline void leave(struct file_side *sd, struct item it)
 }
 
 /*
+ * Exec blocking follows the file, not only its name. A hard link to a file an exec block names (by
+ * processExecutable), or a rename that takes such a file, or a directory holding such names, away
+ * from its name, would let it run under a name no rule names. So the name it has is judged, by
+ * the process section's selectors that name executables, as an exec of it; a block refuses the
+ * link or rename (an exec record, denied, with this hook). processName and sessionLeaderInteractive
+ * cannot be known for the later exec (the new name sets its comm): selectors with them may match
+ * but cannot exclude, so such a block fails closed.
+ */
+static __always_inline int exec_names_gate(__u32 hook, struct vfsmount *mnt, struct dentry *d, struct item it)
+{
+    if (!is_regular(it.mode) && !item_dir(it))
+        return 0;
+    struct verdict v = {};
+    __u64 m;
+    struct defend_policy *p = policy_start(&v, DEFEND_SECTION_PROCESS, DEFEND_OP_EXEC, bpf_get_current_cgroup_id(), &m);
+    if (!p)
+        return 0;
+    m &= ~p->path_any_mask[DEFEND_SECTION_PROCESS];
+    if (!m)
+        return 0;
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    __u64 unknown = judge_name(s, 0, p, v.gen, DEFEND_SECTION_PROCESS, &m, item_dir(it), mnt, d, 0);
+    if (!m)
+        return 0;
+    __u64 undecidable = ~p->name_any_mask | ~(p->interactive_mask[0] & p->interactive_mask[1]);
+    policy_fire(&v, p, DEFEND_SECTION_PROCESS, m, (unknown | undecidable) & m);
+    if (!(v.actions & DEFEND_ACTION_BLOCK))
+        return 0;
+    union defend_record *r = get_record();
+    if (!r)
+        return -EPERM;
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    struct defend_exec_event *e = &r->exec;
+    fill_header(&e->h, DEFEND_EV_EXEC, hook, &v, DEFEND_OP_EXEC);
+    e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
+    fill_task(&e->task, cur);
+    __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
+    resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
+    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
+    off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
+    e->argc = 0;
+    e->args_len = 0;
+    send_record(e, __builtin_offsetof(struct defend_exec_event, data) + off, urgent(e->h.actions), DEFEND_EV_EXEC);
+    return -EPERM;
+}
+
+/*
  * Rename judges every name it changes. The target: the item arriving (creation), and the item it
  * replaces (a change and a deletion there). The source: the item leaving (see `leave`). With
  * RENAME_EXCHANGE both names get both roles. Directories are judged like files, and a directory
@@ -522,7 +571,14 @@ int BPF_PROG(defend_path_rename, const struct path *old_dir, struct dentry *old_
             f.t.ops |= OPB(DEFEND_OP_DELETE_FILE) | OPB(item_exe(b) ? DEFEND_OP_MODIFY_EXECUTABLE : DEFEND_OP_MODIFY_FILE);
         }
     }
-    return file_decide(&f);
+    int rc = file_decide(&f);
+    if (rc)
+        return rc;
+    /* the item leaving its name, and with an exchange the one leaving the target */
+    rc = exec_names_gate(DEFEND_HOOK_LSM_PATH_RENAME, f.o.mnt, old_dentry, a);
+    if (rc || !exchange)
+        return rc;
+    return exec_names_gate(DEFEND_HOOK_LSM_PATH_RENAME, f.t.mnt, new_dentry, b);
 }
 
 /*
@@ -552,7 +608,8 @@ int BPF_PROG(defend_path_link, struct dentry *old_dentry, const struct path *new
     arrive(&f.t, a);
     f.o.path_ops = item_exe(a) ? OPB(DEFEND_OP_MODIFY_EXECUTABLE)
                                : OPB(DEFEND_OP_MODIFY_FILE) | OPB(DEFEND_OP_CREATE_EXECUTABLE);
-    return file_decide(&f);
+    int rc = file_decide(&f);
+    return rc ? rc : exec_names_gate(DEFEND_HOOK_LSM_PATH_LINK, mnt, old_dentry, a);
 }
 
 SEC("lsm/path_unlink")

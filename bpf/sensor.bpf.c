@@ -84,8 +84,13 @@ int BPF_PROG(defend_exec, struct task_struct *task, pid_t old_pid, struct linux_
     fill_task(&e->task, task);
     e->h.flags |= path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
     __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
+    if (BPF_CORE_READ(exe, f_inode, i_nlink) == 0)
+        e->h.flags |= DEFEND_F_EXE_DELETED;
     /* cwd goes into slot 1 */
-    resolve_path(s, 1, BPF_CORE_READ(task, fs, pwd.mnt), BPF_CORE_READ(task, fs, pwd.dentry));
+    struct dentry *pwd = BPF_CORE_READ(task, fs, pwd.dentry);
+    if (BPF_CORE_READ(pwd, d_inode, i_nlink) == 0)
+        e->h.flags |= DEFEND_F_CWD_DELETED;
+    resolve_path(s, 1, BPF_CORE_READ(task, fs, pwd.mnt), pwd);
     e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
     off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
     e->argc = BPF_CORE_READ(bprm, argc);

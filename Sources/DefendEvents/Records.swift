@@ -172,9 +172,15 @@ public struct ExecRecord: Sendable, Hashable {
     public var argsTruncated: Bool
     public var filenameUnresolved: Bool
     public var cwdUnresolved: Bool
+    /// The executable / working directory had no name left (unlinked, removed): the path is the name
+    /// it had.
+    public var filenameDeleted: Bool
+    public var cwdDeleted: Bool
     public init(task: TaskInfo, filename: String, cwd: String, args: [String], argc: Int? = nil,
                 filenameTruncated: Bool = false, cwdTruncated: Bool = false, argsTruncated: Bool = false,
-                filenameUnresolved: Bool = false, cwdUnresolved: Bool = false) {
+                filenameUnresolved: Bool = false, cwdUnresolved: Bool = false,
+                filenameDeleted: Bool = false, cwdDeleted: Bool = false) {
+        self.filenameDeleted = filenameDeleted; self.cwdDeleted = cwdDeleted
         self.task = task; self.filename = filename; self.cwd = cwd; self.args = args
         self.argc = argc ?? args.count
         self.filenameTruncated = filenameTruncated; self.cwdTruncated = cwdTruncated

@@ -3,7 +3,24 @@ import Glibc
 
 /// Start-up feature probes (no BPF objects involved).
 enum Probes {
-    static var isRoot: Bool { geteuid() == 0 }
+    /// The calling thread's effective capability set (`CapEff` of /proc/self/status); nil when unreadable.
+    static var effectiveCapabilities: UInt64? {
+        guard let text = readSmallFile("/proc/self/status") else { return nil }
+        return ProcessCapabilities.parseEffective(text)
+    }
+
+    /// BPF memory is charged to RLIMIT_MEMLOCK (kernels before 5.11) rather than to the memory cgroup.
+    /// libbpf's own test: the helper bpf_ktime_get_coarse_ns arrived in the same release as memcg
+    /// accounting. A probe that cannot load at all (as under a small RLIMIT_MEMLOCK) counts as "charges".
+    static var chargesMemlock: Bool {
+        libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_ktime_get_coarse_ns, nil) != 1
+    }
+
+    /// RLIMIT_MEMLOCK is finite (what kernels before 5.11 charge BPF maps to).
+    static var memlockLimited: Bool {
+        var r = rlimit()
+        return getrlimit(__rlimit_resource_t(__RLIMIT_MEMLOCK.rawValue), &r) == 0 && r.rlim_cur != rlim_t.max  // RLIM_INFINITY
+    }
 
     static var hasBTF: Bool { access("/sys/kernel/btf/vmlinux", R_OK) == 0 }
 

@@ -115,7 +115,9 @@ public enum RecordDecoder {
             cwdTruncated: flags & UInt32(DEFEND_F_CWD_TRUNCATED) != 0,
             argsTruncated: flags & UInt32(DEFEND_F_ARGS_TRUNCATED) != 0,
             filenameUnresolved: flags & UInt32(DEFEND_F_PATH_UNRESOLVED) != 0,
-            cwdUnresolved: flags & UInt32(DEFEND_F_CWD_UNRESOLVED) != 0)
+            cwdUnresolved: flags & UInt32(DEFEND_F_CWD_UNRESOLVED) != 0,
+            filenameDeleted: flags & UInt32(DEFEND_F_EXE_DELETED) != 0,
+            cwdDeleted: flags & UInt32(DEFEND_F_CWD_DELETED) != 0)
     }
 
     /// NUL-separated argv; a trailing fragment without NUL (truncated) is kept.

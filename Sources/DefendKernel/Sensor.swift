@@ -52,8 +52,12 @@ public final class Sensor: @unchecked Sendable {
     static let sharedMaps = ["events", "losses", "policy", "policy_state", "policy_paths", "containers"]
 
     public init(configuration: SensorConfiguration = SensorConfiguration()) throws(SensorError) {
-        guard Probes.isRoot else { throw .notRoot }
+        let processCaps = ProcessCapabilities(effective: Probes.effectiveCapabilities ?? 0)
+        let missing = processCaps.missingRequired
+        guard missing.isEmpty else { throw .missingCapabilities(missing) }
         self.configuration = configuration
+        // first of all probes: freed probe programs and maps are uncharged from RLIMIT_MEMLOCK only later
+        let chargesMemlock = Probes.chargesMemlock
         let bpfLoop = Probes.hasBPFLoop
         let variant: BPFObjectVariant = configuration.objectVariant == .auto
             ? (bpfLoop ? .loop : .bounded) : configuration.objectVariant
@@ -62,6 +66,7 @@ public final class Sensor: @unchecked Sendable {
         // Both are hard requirements of every program: say so instead of a verifier log.
         guard caps.btf else { throw .unsupportedKernel("no kernel BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)") }
         guard caps.ringBuffer else { throw .unsupportedKernel("no BPF ring buffer (Linux 5.8 or later needed)") }
+        caps.missingCapabilities = processCaps.missingWanted(memlockAccounting: chargesMemlock)
         if !Probes.hasTracefs && configuration.mountTracefsIfMissing {
             caps.mountedTracefs = Probes.mountTracefs()
         }
@@ -82,6 +87,14 @@ public final class Sensor: @unchecked Sendable {
                 let hint = "the kernel lacks the BPF helper bpf_loop (DEFEND_BPF_VARIANT=loop forces it)\n" + log
                 throw Sensor.explained(.objectLoad(object: object, errno: code, log: hint), features: caps.features,
                                        keepLog: configuration.libbpfLog)
+            }
+            if case let .objectLoad(object, code, log) = error, abs(code) == EPERM, chargesMemlock || Probes.memlockLimited,
+               !processCaps.has(ProcessCapabilities.sysResource) {
+                // kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; libbpf could not raise it
+                let hint = "this kernel charges BPF maps to RLIMIT_MEMLOCK, which the agent cannot raise without "
+                    + "CAP_SYS_RESOURCE (give it, or raise the limit: ulimit -l / LimitMEMLOCK=infinity)\n" + log
+                throw Sensor.explained(.objectLoad(object: object, errno: code, log: hint), features: caps.features,
+                                       keepLog: configuration.libbpfLog, hinted: true)
             }
             throw Sensor.explained(error, features: caps.features, keepLog: configuration.libbpfLog)
         }
@@ -132,9 +145,11 @@ public final class Sensor: @unchecked Sendable {
 
     /// A load error in plain words: what the kernel lacks when the log says so, the features found,
     /// and libbpf's log only when asked for ($DEFEND_BPF_LOG=1).
-    static func explained(_ error: SensorError, features: String, keepLog: Bool) -> SensorError {
+    static func explained(_ error: SensorError, features: String, keepLog: Bool, hinted: Bool = false) -> SensorError {
         guard case let .objectLoad(object, code, log) = error else { return error }
-        var text = "\(Sensor.missingFeature(inLog: log) ?? "the kernel's verifier refused it"); \(features)"
+        let reason = hinted ? String(log.prefix { $0 != "\n" })
+            : Sensor.missingFeature(inLog: log) ?? "the kernel's verifier refused it"
+        var text = "\(reason); \(features)"
         text += keepLog ? "\n" + log : "; set DEFEND_BPF_LOG=1 for libbpf's log"
         return .objectLoad(object: object, errno: code, log: text)
     }

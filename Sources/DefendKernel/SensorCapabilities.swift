@@ -19,6 +19,8 @@ public struct SensorCapabilities: Sendable, Hashable {
     public var mountedTracefs: Bool
     /// Optional LSM hooks this kernel does not have (their programs are not loaded).
     public var absentHooks: [String] = []
+    /// Wanted capabilities the agent lacks, each with what it loses (ProcessCapabilities).
+    public var missingCapabilities: [String] = []
     /// Attached programs, and programs that failed with the reason.
     public var attached: [String]
     public var failed: [String: String]
@@ -70,6 +72,7 @@ public struct SensorCapabilities: Sendable, Hashable {
         }
         if !btf { parts.append("kernel BTF missing (/sys/kernel/btf/vmlinux)") }
         if mountedTracefs { parts.append("mounted tracefs at /sys/kernel/tracing") }
+        for c in missingCapabilities { parts.append("without \(c)") }
         return parts.joined(separator: "; ") + "; " + features
     }
 

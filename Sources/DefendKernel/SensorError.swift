@@ -1,7 +1,7 @@
 /// Why the sensor could not do what was asked. Messages name the object, program or map and
 /// the kernel's errno text, plus the last libbpf log lines (verifier output) when relevant.
 public enum SensorError: Error, Sendable, CustomStringConvertible, Equatable {
-    case notRoot
+    case missingCapabilities([String])
     case objectOpen(object: String, errno: Int32)
     case objectLoad(object: String, errno: Int32, log: String)
     case missingMap(object: String, map: String)
@@ -15,8 +15,9 @@ public enum SensorError: Error, Sendable, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .notRoot:
-            return "the kernel sensor needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
+        case let .missingCapabilities(names):
+            return "the kernel sensor cannot load BPF programs: the agent lacks \(names.joined(separator: " and ")) "
+                + "(run it as root, or with CAP_BPF and CAP_PERFMON; see README, Operating the agent)"
         case let .objectOpen(object, errno):
             return "cannot open BPF object '\(object)': \(errnoText(errno))"
         case let .objectLoad(object, errno, log):

@@ -44,15 +44,14 @@ public struct CompiledPolicy: Sendable {
                         case .descendants: .descendant
                         }
                         addPath(PathKeyID(section: section, kind: kind, string: p.base), bit)
-                        if section == .file {
-                            // the directories whose rename or removal moves this pattern's names
-                            let b = Array(p.base.utf8)
-                            for i in b.indices where b[i] == UInt8(ascii: "/") && i > 0 {
-                                addPath(PathKeyID(section: section, kind: .ancestor, string: String(decoding: b[..<i], as: UTF8.self)), bit)
-                            }
-                            if p.kind != .exact && !b.isEmpty {
-                                addPath(PathKeyID(section: section, kind: .ancestor, string: p.base), bit)
-                            }
+                        // the directories whose rename or removal moves this pattern's names (in both
+                        // sections: exec blocks follow renames and links too, lsm.bpf.c exec_names_gate)
+                        let b = Array(p.base.utf8)
+                        for i in b.indices where b[i] == UInt8(ascii: "/") && i > 0 {
+                            addPath(PathKeyID(section: section, kind: .ancestor, string: String(decoding: b[..<i], as: UTF8.self)), bit)
+                        }
+                        if p.kind != .exact && !b.isEmpty {
+                            addPath(PathKeyID(section: section, kind: .ancestor, string: p.base), bit)
                         }
                     }
                 } else {

@@ -22,16 +22,14 @@ extension PolicyRules {
             for (i, sel) in rules.selectors.enumerated() {
                 for p in sel.pathCondition ?? [] {
                     keys.insert(Key(section: section, kind: "\(p.kind)", string: p.base))
-                    if section == .file {
-                        // As CompiledPolicy: every directory above the base, and the base of a /dir/* or
-                        // /dir/** pattern, is an `ancestor` entry (renames and removals of those trees).
-                        let b = Array(p.base.utf8)
-                        for j in b.indices where b[j] == UInt8(ascii: "/") && j > 0 {
-                            keys.insert(Key(section: section, kind: "ancestor", string: String(decoding: b[..<j], as: UTF8.self)))
-                        }
-                        if p.kind != .exact && !b.isEmpty {
-                            keys.insert(Key(section: section, kind: "ancestor", string: p.base))
-                        }
+                    // As CompiledPolicy: every directory above the base, and the base of a /dir/* or
+                    // /dir/** pattern, is an `ancestor` entry (renames and removals of those trees).
+                    let b = Array(p.base.utf8)
+                    for j in b.indices where b[j] == UInt8(ascii: "/") && j > 0 {
+                        keys.insert(Key(section: section, kind: "ancestor", string: String(decoding: b[..<j], as: UTF8.self)))
+                    }
+                    if p.kind != .exact && !b.isEmpty {
+                        keys.insert(Key(section: section, kind: "ancestor", string: p.base))
                     }
                 }
                 if section == .process {

@@ -37,7 +37,8 @@ public struct KernelTables: Sendable, Hashable {
     public enum Section: Int, Sendable, CaseIterable { case file = 0, process = 1 }
     /// `ancestor`: a directory at or above a path pattern's base (every prefix of the base that ends
     /// at a component, and the base of `dir/*` and `dir/**`): renaming or removing it moves the
-    /// protected names (judged only for directory renames and rmdir).
+    /// protected names (judged only for directory renames and rmdir; in the process section, for
+    /// renames that move an exec-blocked tree).
     public enum PathKind: UInt8, Sendable { case exact = 0, child = 1, descendant = 2, name = 3, ancestor = 4 }
 
     public struct Response: Sendable, Hashable {

@@ -215,6 +215,41 @@ private func entity(_ pid: Int32, _ startSec: Int64) -> String {
         #expect(get(log, "message") == nil)
     }
 
+    /// `process.args_count` is the kernel's argc; args the record could not carry, or the document
+    /// cannot hold, are marked truncated; an executable or working directory without a name left is
+    /// marked deleted. A whole, present image carries no marker.
+    @Test func argsCountTruncationAndDeletedMarkers() throws {
+        var s = Scenario()
+        _ = try s.documents(KernelEvent(record: .fork(ForkRecord(child: s.ls)), hook: .sched_process_fork, bootTimeNs: s.ls.startBootNs))
+        let whole = ExecRecord(task: s.ls.execing("/usr/bin/ls"), filename: "/usr/bin/ls", cwd: "/w", args: ["ls", "-l"])
+        let d0 = try #require(try s.documents(KernelEvent(record: .exec(whole), hook: .sched_process_exec,
+                                                          decision: Decision(operation: .exec, actions: .log),
+                                                          bootTimeNs: s.ls.startBootNs + 1)).first)
+        #expect(int(d0, "process.args_count") == 2)
+        #expect(get(d0, "cloud_defend.truncated") == nil && get(d0, "cloud_defend.deleted") == nil)
+        #expect(int(d0, "process.parent.args_count") == 1)
+        // argv[1] padded to the record's limit: the kernel counted 5 arguments, 2 arrived
+        let cut = ExecRecord(task: s.ls.execing("/tmp/x"), filename: "/tmp/x", cwd: "/w/gone",
+                             args: ["x", String(repeating: "A", count: 100)], argc: 5, argsTruncated: true,
+                             filenameDeleted: true, cwdDeleted: true)
+        let d1 = try #require(try s.documents(KernelEvent(record: .exec(cut), hook: .sched_process_exec,
+                                                          decision: Decision(operation: .exec, actions: .log),
+                                                          bootTimeNs: s.ls.startBootNs + 2)).first)
+        #expect(int(d1, "process.args_count") == 5)
+        #expect(strs(d1, "cloud_defend.truncated") == ["process.args"])
+        #expect(strs(d1, "cloud_defend.deleted") == ["process.executable", "process.working_directory"])
+        #expect(str(d1, "process.executable") == "/tmp/x")
+        // more arguments than a document holds (DocumentConfig.maxArgs): truncated, with the count
+        let many = ExecRecord(task: s.ls.execing("/bin/echo"), filename: "/bin/echo", cwd: "/w",
+                              args: (0..<2000).map { "a\($0)" })
+        let d2 = try #require(try s.documents(KernelEvent(record: .exec(many), hook: .sched_process_exec,
+                                                          decision: Decision(operation: .exec, actions: .log),
+                                                          bootTimeNs: s.ls.startBootNs + 3)).first)
+        #expect(int(d2, "process.args_count") == 2000)
+        #expect(strs(d2, "cloud_defend.truncated") == ["process.args"])
+        #expect(get(d2, "cloud_defend.deleted") == nil)
+    }
+
     @Test func endDocumentFollowsLoggedStart() throws {
         var s = Scenario()
         _ = try s.documents(KernelEvent(record: .fork(ForkRecord(child: s.ls)), hook: .sched_process_fork,

@@ -54,6 +54,30 @@ import DefendEvents
         #expect(ProcReader.parseCgroupV2(Array("0::/system.slice/x.service\n".utf8)) == "/system.slice/x.service")
     }
 
+    /// procfs's " (deleted)" suffix becomes a flag, so the name is the name the file had.
+    @Test func deletedLinkTargetsAreFlagged() {
+        #expect(ProcReader.deletedSuffix("/tmp/x (deleted)") == ("/tmp/x", true))
+        #expect(ProcReader.deletedSuffix("/usr/bin/ls") == ("/usr/bin/ls", false))
+        #expect(ProcReader.deletedSuffix(nil) == (nil, false))
+        // a live process whose working directory is removed: read back from /proc as deleted
+        let dir = "/tmp/defend-cwd-gone-\(getpid())"
+        #expect(mkdir(dir, 0o700) == 0)
+        var pid: pid_t = 0
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup("cd \(dir) && rmdir \(dir) && exec sleep 5"), nil]
+        defer { argv.forEach { free($0) } }
+        #expect(posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0)
+        defer { kill(pid, SIGKILL); var st: Int32 = 0; waitpid(pid, &st, 0) }
+        var snap: ProcSnapshot?
+        for _ in 0..<100 {
+            snap = ProcReader().read(pid: pid)
+            if snap?.entry.workingDirectoryDeleted == true { break }
+            usleep(20_000)
+        }
+        #expect(snap?.entry.workingDirectoryDeleted == true)
+        #expect(snap?.entry.workingDirectory == dir)
+        #expect(snap?.entry.executableDeleted == false)
+    }
+
     @Test func unknownPidIsFilledFromProcWhenReaderConfigured() throws {
         let reader = ProcReader()
         let t = ProcessTable(agentID: "a", clock: .system(), procReader: reader)

@@ -60,11 +60,20 @@ struct RecordDecoderTests {
         #expect(r.args == ["env", "A=1", "x"])
         #expect(r.argc == 5)
         #expect(r.argsTruncated)
+        #expect(!r.filenameDeleted && !r.cwdDeleted)
         #expect(!r.filenameTruncated)
         #expect(r.task.pid == 100 && r.task.tid == 101 && r.task.ppid == 1)
         #expect(r.task.comm == "env")
         #expect(r.task.cgroupID == 77)
         #expect(r.task.hasInteractiveTTY)
+    }
+
+    @Test func decodesDeletedExecutableAndWorkingDirectory() throws {
+        var b = Self.execRecord()
+        Self.put(&b, UInt32(DEFEND_F_EXE_DELETED | DEFEND_F_CWD_DELETED), at: MemoryLayout<defend_event_header>.offset(of: \.flags)!)
+        let event = try b.withUnsafeBytes { raw in try RecordDecoder.decode(raw) }
+        guard case let .exec(r) = event.record else { Issue.record("not exec"); return }
+        #expect(r.filenameDeleted && r.cwdDeleted && !r.argsTruncated)
     }
 
     @Test func rejectsShortAndCorruptRecords() {

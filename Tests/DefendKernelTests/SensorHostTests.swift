@@ -209,6 +209,39 @@ struct SensorHostTests {
         #expect(none.allSatisfy { $0.exec == nil })
     }
 
+    /// A file reached through a bind mount of another filesystem (not the root's) is judged by the
+    /// name it has from that filesystem's first mount too: a rule on <tmpfs>/bin/tool holds when the
+    /// tool runs as <bind>/tool, and the record names it by its first name.
+    @Test func bindMountOfAnotherFilesystemIsJudgedByItsFirstName() throws {
+        let dir = "/tmp/defend-alias-\(getpid())"
+        let setup = "mkdir -p \(dir)/data \(dir)/b && mount -t tmpfs tmpfs \(dir)/data && mkdir \(dir)/data/bin "
+            + "&& cp /bin/true \(dir)/data/bin/tool && mount --bind \(dir)/data/bin \(dir)/b"
+        try #require(Host.runShell(setup).status == 0, "tmpfs and bind mount (needs root)")
+        defer { _ = Host.runShell("umount \(dir)/b; umount \(dir)/data; rm -rf \(dir)") }
+        let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: false))
+        defer { sensor.close() }
+        let cg = try #require(Host.makeCgroup("alias"))
+        defer { Host.removeCgroup(cg.path) }
+        var t = KernelTables()
+        t.processTelemetry = false
+        t.opMask[Int(PolicyOperation.exec.rawValue)] = 0b1
+        t.pathAnyMask = [0, 0]
+        t.nameAnyMask = 0b1
+        t.interactiveMask = [~0, ~0]
+        t.responses[1] = [.init(match: 0b1, exclude: 0, actions: .alert)]
+        t.pathEntries = [.init(section: .process, kind: .exact, string: "\(dir)/data/bin/tool", mask: 0b1)]
+        try sensor.apply(t, containerMasks: [cg.id: ContainerMasks(file: ~0, process: ~0)])
+        _ = Host.runShell("echo $$ > \(cg.path)/cgroup.procs && \(dir)/b/tool viabind; \(dir)/data/bin/tool direct; /bin/true other; exit 0")
+        let events = Host.collect(sensor) { evs in evs.filter { $0.exec?.task.cgroupID == cg.id }.count >= 2 }
+        let execs = events.compactMap { e in e.exec.map { (e, $0) } }.filter { $0.1.task.cgroupID == cg.id }
+        let viaBind = try #require(execs.first { $0.1.args.last == "viabind" }, "no alert for the exec through the bind mount")
+        #expect(viaBind.0.decision.actions == [.alert])
+        #expect(viaBind.1.filename == "\(dir)/data/bin/tool")
+        let direct = try #require(execs.first { $0.1.args.last == "direct" })
+        #expect(direct.0.decision.actions == [.alert])
+        #expect(!execs.contains { $0.1.args.last == "other" }, "an exec the rule does not name is not reported")
+    }
+
     @Test func cgroupRecordsOnlyForTheV2Hierarchy() throws {
         let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: false))
         defer { sensor.close() }
@@ -256,7 +289,7 @@ struct SensorHostTests {
     }
 
     @Test func pidNamespaceIdentityOfAContainerLikeProcess() throws {
-        guard access("/usr/bin/unshare", X_OK) == 0 else { return }  // util-linux missing: nothing to check
+        try #require(access("/usr/bin/unshare", X_OK) == 0, "util-linux's unshare is required (setup.sh installs it)")
         let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true))
         defer { sensor.close() }
         let cg = try #require(Host.makeCgroup("pidns"))
@@ -271,6 +304,34 @@ struct SensorHostTests {
         #expect(inner.task.pid != 1)                   // its pid in the initial namespace
         #expect(inner.task.pidNamespaceInode != outer.task.pidNamespaceInode)
         #expect(outer.task.namespacePid == outer.task.pid)
+    }
+
+    /// An executable unlinked before its exec (run through its descriptor) and a working directory
+    /// removed while in use are flagged deleted; the names they had are kept. Ordinary execs are not.
+    @Test func deletedExecutableAndWorkingDirectoryAreMarked() throws {
+        let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true))
+        defer { sensor.close() }
+        let cg = try #require(Host.makeCgroup("deleted"))
+        defer { Host.removeCgroup(cg.path) }
+        let dir = "/tmp/defend-deleted-\(getpid())"
+        defer { _ = Host.runShell("rm -rf \(dir)") }
+        let script = "echo $$ > \(cg.path)/cgroup.procs; mkdir -p \(dir)/wd && cp /bin/true \(dir)/gone; "
+            + "/bin/true plain a b; (cd \(dir)/wd && rmdir \(dir)/wd && /bin/true cwdgone); "
+            + "exec 3<\(dir)/gone; rm \(dir)/gone; /proc/self/fd/3 exegone"
+        #expect(Host.runShell(script).status == 0)
+        let events = Host.collect(sensor) { evs in
+            evs.filter { $0.exec?.task.cgroupID == cg.id && $0.exec?.args.last?.hasSuffix("gone") == true }.count >= 2
+        }
+        let execs = events.compactMap(\.exec).filter { $0.task.cgroupID == cg.id }
+        let plain = try #require(execs.first { $0.args == ["/bin/true", "plain", "a", "b"] })
+        #expect(plain.argc == 4 && !plain.argsTruncated)
+        #expect(!plain.filenameDeleted && !plain.cwdDeleted)
+        let cwdGone = try #require(execs.first { $0.args.last == "cwdgone" })
+        #expect(cwdGone.cwdDeleted && !cwdGone.filenameDeleted)
+        #expect(cwdGone.cwd == dir + "/wd")
+        let exeGone = try #require(execs.first { $0.args.last == "exegone" })
+        #expect(exeGone.filenameDeleted && !exeGone.cwdDeleted)
+        #expect(exeGone.filename == dir + "/gone")
     }
 
     @Test func threadsAreNotProcessesAndLongArgvIsTruncated() throws {

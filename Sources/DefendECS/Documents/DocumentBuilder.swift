@@ -132,7 +132,8 @@ public struct DocumentBuilder {
             w.rawValue(hookPoints.single(event.hook))
         }
         w.key("matched_selectors"); w.stringArray(selectors, maxCount: 64, maxTotalBytes: 64 * 130)
-        Self.writePathMarkers(&w, event.record, argsTruncated: p.argsTruncated)
+        Self.writePathMarkers(&w, event.record, argsTruncated: p.argsTruncated || argsCut(p.args))
+        Self.writeDeletedMarkers(&w, p)
         w.endObject()
 
         // data_stream
@@ -212,6 +213,29 @@ public struct DocumentBuilder {
         if argsTruncated { truncated.append("process.args") }
         if !truncated.isEmpty { w.key("truncated"); w.stringArray(truncated, maxCount: 8, maxTotalBytes: 256) }
         if !unresolved.isEmpty { w.key("unresolved"); w.stringArray(unresolved, maxCount: 8, maxTotalBytes: 256) }
+    }
+
+    /// `deleted`: the subject's executable or working directory has no name left (unlinked or removed
+    /// after it was started or entered); the field holds the name it had.
+    static func writeDeletedMarkers(_ w: inout JSONWriter, _ p: ProcessEntry) {
+        guard p.executableDeleted || p.workingDirectoryDeleted else { return }
+        w.key("deleted")
+        switch (p.executableDeleted, p.workingDirectoryDeleted) {
+        case (true, true): w.stringArray(["process.executable", "process.working_directory"], maxCount: 2, maxTotalBytes: 64)
+        case (true, false): w.stringArray(["process.executable"], maxCount: 1, maxTotalBytes: 64)
+        default: w.stringArray(["process.working_directory"], maxCount: 1, maxTotalBytes: 64)
+        }
+    }
+
+    /// The document's `process.args` would hold fewer arguments, or fewer bytes, than the process has.
+    private func argsCut(_ args: [String]) -> Bool {
+        if args.count > config.maxArgs { return true }
+        var total = 0
+        for a in args {
+            total += a.utf8.count
+            if total > config.maxArgsBytes { return true }
+        }
+        return false
     }
 
     private func writeContainer(_ w: inout JSONWriter, _ c: ContainerContext) {
@@ -316,6 +340,7 @@ public struct DocumentBuilder {
 
     private func writeFragment(_ w: inout JSONWriter, _ e: ProcessEntry) {
         w.key("args"); w.stringArray(e.args, maxCount: config.maxArgs, maxTotalBytes: config.maxArgsBytes)
+        w.key("args_count"); w.int(Int64(e.argsCount))
         w.key("entity_id"); w.string(e.entityID)
         if let v = e.executable { w.key("executable"); w.string(v) }
         w.object("group"); w.key("id"); w.decimalString(UInt64(e.egid)); w.endObject()

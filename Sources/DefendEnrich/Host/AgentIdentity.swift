@@ -42,7 +42,11 @@ public enum AgentIdentity {
             try fm.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true,
                                    attributes: [.posixPermissions: 0o700])
         } catch {
-            throw .cannotCreateDirectory(path: stateDirectory, reason: "\(error)")
+            // the POSIX reason ("Permission denied"), not Foundation's error dump
+            let ns = error as NSError
+            let posix = (ns.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? $0.code : nil }
+            throw .cannotCreateDirectory(path: stateDirectory,
+                                         reason: posix.map { String(cString: strerror(Int32($0))) } ?? ns.localizedDescription)
         }
         let id = UUID().uuidString.lowercased()
         // write-then-rename so a crash never leaves a half-written id

@@ -46,8 +46,9 @@ public struct ProcReader: Sendable {
             entry.argsTruncated = cmd.count > maxCmdlineBytes
             entry.args = Self.splitArgs(cmd.prefix(maxCmdlineBytes))
         }
-        entry.executable = Self.readLink("\(base)/exe")
-        entry.workingDirectory = Self.readLink("\(base)/cwd")
+        // procfs appends " (deleted)" to a name that is gone; kept as a flag, not as part of the path
+        (entry.executable, entry.executableDeleted) = Self.deletedSuffix(Self.readLink("\(base)/exe"))
+        (entry.workingDirectory, entry.workingDirectoryDeleted) = Self.deletedSuffix(Self.readLink("\(base)/cwd"))
         if let exe = entry.executable {
             entry.name = ProcessTable.basename(exe)
         } else {
@@ -62,6 +63,14 @@ public struct ProcReader: Sendable {
     }
 
     // MARK: parsing (internal for tests)
+
+    /// A `/proc/<pid>/{exe,cwd}` link target without procfs's " (deleted)" suffix, and whether it had it.
+    static func deletedSuffix(_ target: String?) -> (String?, Bool) {
+        guard let t = target else { return (nil, false) }
+        let suffix = " (deleted)"
+        guard t.hasSuffix(suffix) else { return (t, false) }
+        return (String(decoding: t.utf8.dropLast(suffix.utf8.count), as: UTF8.self), true)
+    }
 
     /// `/proc/<pid>/stat`: comm is in parentheses and may itself contain ") ", so fields are counted
     /// from the last ')'. Returns nil for kernel threads (PF_KTHREAD).

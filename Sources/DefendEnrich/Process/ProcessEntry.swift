@@ -14,27 +14,43 @@ public final class ProcessImage: Sendable, Hashable {
     public let name: String
     public let args: [String]
     public let argsTruncated: Bool
+    /// The process's full argc (the kernel's count, even when `args` holds fewer).
+    public let argsCount: Int
     public let workingDirectory: String?
+    /// The executable / working directory has no name left (unlinked, removed): the path is the name
+    /// it had.
+    public let executableDeleted: Bool
+    public let workingDirectoryDeleted: Bool
     public let previous: [PreviousImage]
 
     public init(executable: String? = nil, name: String = "", args: [String] = [], argsTruncated: Bool = false,
-                workingDirectory: String? = nil, previous: [PreviousImage] = []) {
+                argsCount: Int? = nil, workingDirectory: String? = nil, executableDeleted: Bool = false,
+                workingDirectoryDeleted: Bool = false, previous: [PreviousImage] = []) {
         self.executable = executable; self.name = name; self.args = args; self.argsTruncated = argsTruncated
-        self.workingDirectory = workingDirectory; self.previous = previous
+        self.argsCount = max(argsCount ?? args.count, args.count)
+        self.workingDirectory = workingDirectory; self.executableDeleted = executableDeleted
+        self.workingDirectoryDeleted = workingDirectoryDeleted; self.previous = previous
     }
 
     public func with(executable: String?? = nil, name: String? = nil, args: [String]? = nil,
-                     argsTruncated: Bool? = nil, workingDirectory: String?? = nil,
+                     argsTruncated: Bool? = nil, argsCount: Int? = nil, workingDirectory: String?? = nil,
+                     executableDeleted: Bool? = nil, workingDirectoryDeleted: Bool? = nil,
                      previous: [PreviousImage]? = nil) -> ProcessImage {
-        ProcessImage(executable: executable ?? self.executable, name: name ?? self.name, args: args ?? self.args,
-                     argsTruncated: argsTruncated ?? self.argsTruncated,
-                     workingDirectory: workingDirectory ?? self.workingDirectory, previous: previous ?? self.previous)
+        // new args without a new count: the count follows the args
+        let count = argsCount ?? (args == nil ? self.argsCount : nil)
+        return ProcessImage(executable: executable ?? self.executable, name: name ?? self.name, args: args ?? self.args,
+                            argsTruncated: argsTruncated ?? self.argsTruncated, argsCount: count,
+                            workingDirectory: workingDirectory ?? self.workingDirectory,
+                            executableDeleted: executableDeleted ?? self.executableDeleted,
+                            workingDirectoryDeleted: workingDirectoryDeleted ?? self.workingDirectoryDeleted,
+                            previous: previous ?? self.previous)
     }
 
     public static func == (a: ProcessImage, b: ProcessImage) -> Bool {
         a === b || (a.executable == b.executable && a.name == b.name && a.args == b.args
-                    && a.argsTruncated == b.argsTruncated && a.workingDirectory == b.workingDirectory
-                    && a.previous == b.previous)
+                    && a.argsTruncated == b.argsTruncated && a.argsCount == b.argsCount
+                    && a.workingDirectory == b.workingDirectory && a.executableDeleted == b.executableDeleted
+                    && a.workingDirectoryDeleted == b.workingDirectoryDeleted && a.previous == b.previous)
     }
 
     public func hash(into h: inout Hasher) {
@@ -125,6 +141,18 @@ public struct ProcessEntry: Sendable, Hashable {
     public var workingDirectory: String? {
         get { image.workingDirectory }
         set { image = image.with(workingDirectory: newValue) }
+    }
+    public var argsCount: Int {
+        get { image.argsCount }
+        set { image = image.with(argsCount: newValue) }
+    }
+    public var executableDeleted: Bool {
+        get { image.executableDeleted }
+        set { image = image.with(executableDeleted: newValue) }
+    }
+    public var workingDirectoryDeleted: Bool {
+        get { image.workingDirectoryDeleted }
+        set { image = image.with(workingDirectoryDeleted: newValue) }
     }
     /// Earlier images, most recent first; at most `ProcessTable.Limits.previousImages`.
     public var previous: [PreviousImage] {

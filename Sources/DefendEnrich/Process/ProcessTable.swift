@@ -201,10 +201,14 @@ public final class ProcessTable {
         // process.name is the task name (comm) the kernel set at exec, which is what `processName`
         // selectors match: exec of /bin/sh -> dash is named "sh", as the policy sees it.
         let name = r.task.comm.isEmpty ? Self.basename(r.filename) : r.task.comm
+        let keepCwd = r.cwd.isEmpty
         e.image = ProcessImage(executable: r.filename, name: name,
                                args: capped ? Array(r.args.prefix(limits.maxArgs)) : r.args,
-                               argsTruncated: capped || r.argsTruncated,
-                               workingDirectory: r.cwd.isEmpty ? old.workingDirectory : r.cwd,
+                               argsTruncated: capped || r.argsTruncated || r.argc > r.args.count,
+                               argsCount: r.argc,
+                               workingDirectory: keepCwd ? old.workingDirectory : r.cwd,
+                               executableDeleted: r.filenameDeleted,
+                               workingDirectoryDeleted: keepCwd ? old.workingDirectoryDeleted : r.cwdDeleted,
                                previous: previous)
         e.origin = .kernel
     }
