@@ -123,15 +123,15 @@ public final class Sensor: @unchecked Sendable {
 
         lsmObject = Sensor.loadLSM(sensor: sensor, object: objects.lsm, configuration: configuration, capabilities: &caps)
         var volumes: BPFMap?
-        var missing: SensorError?
+        var volumesMissing: SensorError?
         if let lsm = lsmObject {
-            do { volumes = try lsm.map("volume_mounts") } catch { missing = error }
+            do { volumes = try lsm.map("volume_mounts") } catch { volumesMissing = error }
         }
         volumesMap = volumes
         capabilities = caps
-        if let missing {  // a build/ABI mismatch: nothing sensible runs without it
+        if let volumesMissing {  // a build/ABI mismatch: nothing sensible runs without it
             close()
-            throw missing
+            throw volumesMissing
         }
     }
 

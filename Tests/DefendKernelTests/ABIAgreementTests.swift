@@ -50,7 +50,6 @@ struct ABIAgreementTests {
         for (value, hook) in c { #expect(hook.rawValue == value, "\(hook)") }
     }
 
-<<<<<<< HEAD
     /// The volume kinds of `volume_mounts` and its key (`struct defend_mount_key`) agree with the Swift
     /// mirrors `ContainerState` writes.
     @Test func volumeKindsAndMountKeyAgree() {
@@ -65,7 +64,8 @@ struct ABIAgreementTests {
         #expect(key.ino == 77 && key.dev == 8 << 20 | 1)
         #expect(DEFEND_VOLUME_MOUNTS_MAX == 16384)
         #expect(DEFEND_F_IN_VOLUME_MOUNT == 1 << 6 && DEFEND_F_FILE_MOUNT == 1 << 7)
-=======
+    }
+
     /// Record flags are distinct single bits (the decoder tests each one alone).
     @Test func recordFlagsAreDistinctBits() {
         let flags: [Int32] = [DEFEND_F_DENIED, DEFEND_F_PATH_TRUNCATED, DEFEND_F_ARGS_TRUNCATED, DEFEND_F_CWD_TRUNCATED,
@@ -75,7 +75,6 @@ struct ABIAgreementTests {
                               DEFEND_F_CWD_DELETED].map { Int32($0) }
         #expect(flags.allSatisfy { $0 > 0 && $0 & ($0 - 1) == 0 })
         #expect(Set(flags).count == flags.count)
->>>>>>> main
     }
 
     /// The limits the evaluators model are the kernel's.
