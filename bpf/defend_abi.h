@@ -104,8 +104,8 @@ enum defend_event_type {
 #define DEFEND_F_CWD_TRUNCATED (1u << 3)
 #define DEFEND_F_OLD_PATH_TRUNCATED (1u << 4)
 #define DEFEND_F_IN_CONTAINER (1u << 5)    /* cgroup is a known container */
-#define DEFEND_F_IN_VOLUME_MOUNT (1u << 6) /* file target is on a mount other than the task's root mount */
-#define DEFEND_F_FILE_MOUNT (1u << 7)      /* ... and that mount's root is a file (bind-mounted file) */
+#define DEFEND_F_IN_VOLUME_MOUNT (1u << 6) /* file target is on a volume mount (`volume_mounts` holds its mount's root) */
+#define DEFEND_F_FILE_MOUNT (1u << 7)      /* ... a file mount (DEFEND_VOLUME_FILE: a mounted file, configMap, secret...) */
 #define DEFEND_F_WAS_EXECUTABLE (1u << 8)  /* file target had an execute bit before the operation */
 /* The path could not be resolved from the root of the mount namespace: more than DEFEND_WALK_STEPS
  * steps, or not reachable from that root (a lazily unmounted or open_tree()-detached mount, another
@@ -269,5 +269,29 @@ struct defend_path_value {
 struct defend_container {
     __u64 mask[DEFEND_GENERATIONS][DEFEND_SECTION_COUNT]; /* container-condition mask per generation */
 };
+
+/*
+ * Volume mounts. A mount is a volume by the identity of its root, never by a path: the key is the
+ * root's inode number and its filesystem's device (super_block s_dev, the kernel's dev_t encoding
+ * major << 20 | minor; userspace converts stat(2)'s st_dev). Userspace (the agent's ContainerState)
+ * classifies each mount of a container's OCI spec (and pod spec) and writes its bind source's
+ * identity here; a mount of the same root is that volume wherever it is mounted, so renames and
+ * other names cannot change the decision. A mount other than the task's root mount that is not in
+ * the map (runtime mounts: /dev, /dev/shm, /proc, a tmpfs; a mount not described yet) is no volume.
+ */
+enum defend_volume_kind {
+    DEFEND_VOLUME_MOUNT = 1, /* a volume (emptyDir, hostPath, PVC, a plain bind mount): ignoreVolumeMounts */
+    DEFEND_VOLUME_FILE = 2,  /* a file mount (a mounted file; configMap, secret, projected, downwardAPI
+                                volumes): ignoreVolumeMounts and ignoreVolumeFiles */
+};
+
+/* Key of the `volume_mounts` HASH map (value: __u32 enum defend_volume_kind). */
+struct defend_mount_key {
+    __u64 ino;  /* mnt->mnt_root->d_inode->i_ino */
+    __u32 dev;  /* mnt->mnt_sb->s_dev */
+    __u32 pad;
+};
+
+#define DEFEND_VOLUME_MOUNTS_MAX 16384
 
 #endif /* DEFEND_ABI_H */

@@ -25,6 +25,14 @@ static __always_inline __u32 inode_mode(struct dentry *d)
     return BPF_CORE_READ(d, d_inode, i_mode);
 }
 
+/* Roots of volume mounts (see defend_abi.h); written by userspace only. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, DEFEND_VOLUME_MOUNTS_MAX);
+    __type(key, struct defend_mount_key);
+    __type(value, __u32); /* enum defend_volume_kind */
+} volume_mounts SEC(".maps");
+
 #define OPB(op) (1u << (op))
 #define OPS_ALL (OPB(DEFEND_OP_CREATE_EXECUTABLE) | OPB(DEFEND_OP_MODIFY_EXECUTABLE) | OPB(DEFEND_OP_CREATE_FILE) | \
                  OPB(DEFEND_OP_MODIFY_FILE) | OPB(DEFEND_OP_DELETE_FILE))
@@ -64,15 +72,21 @@ static __always_inline __u64 ops_mask(struct defend_policy *p, __u32 ops)
     return m;
 }
 
-/* Volume conditions of the mount `mnt` relative to the task's root mount. */
+/* Volume conditions of the mount `mnt`: the task's root mount is never a volume (no lookup); another
+ * mount is the kind `volume_mounts` holds for its root, and no volume when its root is not there. */
 static __always_inline __u64 volume_mask(struct defend_policy *p, struct vfsmount *mnt, struct vfsmount *root_mnt,
                                          __u32 *vflags)
 {
-    if (mnt == root_mnt)
+    if (mnt == root_mnt || !mnt)
+        return ~0ULL;
+    struct defend_mount_key k = {};
+    k.ino = BPF_CORE_READ(mnt, mnt_root, d_inode, i_ino);
+    k.dev = BPF_CORE_READ(mnt, mnt_sb, s_dev);
+    __u32 *kind = bpf_map_lookup_elem(&volume_mounts, &k);
+    if (!kind)
         return ~0ULL;
     *vflags |= DEFEND_F_IN_VOLUME_MOUNT;
-    struct dentry *mroot = BPF_CORE_READ(mnt, mnt_root);
-    if (is_regular(inode_mode(mroot))) {
+    if (*kind == DEFEND_VOLUME_FILE) {
         *vflags |= DEFEND_F_FILE_MOUNT;
         return p->file_mount_ok_mask;
     }

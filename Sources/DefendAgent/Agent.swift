@@ -264,6 +264,7 @@ public final class Agent {
         let c = containers.statistics
         line += " container_pending=\(containers.registry.pendingCount) container_undescribed=\(containers.registry.undescribable)"
         line += " container_late=\(c.lateRegistrations) container_write_errors=\(c.writeErrors)"
+        line += " volume_mounts=\(containers.volumeMountCount) volume_source_errors=\(c.volumeSourceErrors)"
         if c.completed > 0 {
             line += " container_complete_ms=\(Agent.ms(c.lastCompleteNs))/\(Agent.ms(c.maxCompleteNs))"
         }

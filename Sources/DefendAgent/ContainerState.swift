@@ -6,7 +6,8 @@ import DefendPolicy
 
 /// The one owner of container state: each container's description (the registry: cgroups, runtime
 /// state, pod, cluster) and what the kernel holds for it (its masks, the pod cgroups marked as
-/// container parents). It alone writes container masks to the kernel, and rewrites them whenever a
+/// container parents, the roots of its volume mounts). It alone writes container masks and volume
+/// mounts to the kernel, and rewrites them whenever a
 /// description or the policy changes: a cgroup is created or seen for the first time (also when its
 /// mkdir record was lost), the runtime's state is read, a pod appears or changes, the cluster id
 /// arrives, a policy is installed. Runs on the agent loop's thread only (other threads go through
@@ -33,6 +34,24 @@ final class ContainerState {
     }
     var maxTracked = 4096
     var now: () -> UInt64 = BootClock.nowBootNs
+    /// stat(2) of a bind source in the host's mount namespace (tests replace it).
+    var statSource: (String) -> MountSourceStat? = MountSourceStat.hostStat
+
+    /// The kernel's `volume_mounts`: each volume root with the containers that mount it and the kind
+    /// each classified it as. The kernel holds their merge (`VolumeKind.merged`: sharing never widens
+    /// what is ignored); an entry goes when its last container goes.
+    private var volumeHolders: [VolumeMountKey: [String: VolumeKind]] = [:]
+    private var volumesInKernel: [VolumeMountKey: VolumeKind] = [:]
+    /// Per container id: what its volumes were classified from, the roots it holds, its cgroups.
+    private var containerVolumes: [String: ContainerVolumes] = [:]
+    private var volumeOwner: [UInt64: String] = [:]  // cgroup id -> container id (for `remove`)
+    private struct ContainerVolumes {
+        var mounts: [OCIMount]?
+        var podVolumes: [PodVolume]?
+        var complete = false  // every source was stat'ed (else classified again on the next write)
+        var held: [VolumeMountKey: VolumeKind] = [:]
+        var cgroups: Set<UInt64> = []
+    }
 
     private(set) var statistics = ContainerStateStatistics()
 
@@ -69,7 +88,10 @@ final class ContainerState {
     func install(_ compiled: CompiledPolicy) throws(SensorError) {
         let contexts = registry.allContainerCgroups
         var masks: [UInt64: ContainerMasks] = [:]
-        for (id, c) in contexts { masks[id] = Self.masks(compiled, c) }
+        for (id, c) in contexts {
+            masks[id] = Self.masks(compiled, c)
+            syncVolumes(containerID: c.id, cgroupID: id)
+        }
         try sensor.apply(compiled.tables, containerMasks: masks)
         policy = compiled
         inKernel = masks
@@ -149,7 +171,8 @@ final class ContainerState {
 
     static func description(_ p: PodMetadata) -> PodDescription {
         PodDescription(uid: p.uid, name: p.name, namespace: p.namespace, labels: p.labels, annotations: p.annotations,
-                       ip: p.ip, ownerKind: p.ownerKind, containerIDs: p.containerIDs)
+                       ip: p.ip, ownerKind: p.ownerKind, containerIDs: p.containerIDs,
+                       volumes: p.volumes.map { PodVolume(name: $0.name, type: $0.type, hostPath: $0.hostPath) })
     }
 
     // MARK: kernel writes (the only ones)
@@ -162,6 +185,7 @@ final class ContainerState {
     }
 
     private func write(_ id: UInt64, _ context: ContainerContext, firstTime: Bool) {
+        syncVolumes(containerID: context.id, cgroupID: id)
         let m = Self.masks(policy, context)
         let wasPending = inKernel[id] == nil || createdAt[id] != nil
         if inKernel[id] != m {
@@ -202,7 +226,87 @@ final class ContainerState {
         return line
     }
 
+    // MARK: volume mounts (the kernel's `volume_mounts`; written here only)
+
+    /// Classifies the container's mounts (OCI spec, pod spec) when what they are classified from is new
+    /// or changed, and makes the kernel hold exactly its volume roots. Before its spec is read a
+    /// container holds none: its volumes are no volumes yet (their selectors apply).
+    private func syncVolumes(containerID cid: String, cgroupID: UInt64) {
+        let sources = registry.mountSources(containerID: cid)
+        var entry = containerVolumes[cid] ?? ContainerVolumes()
+        if entry.cgroups.insert(cgroupID).inserted {
+            if volumeOwner[cgroupID] != nil, volumeOwner[cgroupID] != cid { releaseVolumes(cgroupID: cgroupID) }
+            volumeOwner[cgroupID] = cid
+        }
+        defer { containerVolumes[cid] = entry }
+        guard let mounts = sources.mounts else { return }
+        if entry.complete && entry.mounts == mounts && entry.podVolumes == sources.podVolumes { return }
+        var desired: [VolumeMountKey: VolumeKind] = [:]
+        var complete = true
+        for c in VolumeClassifier.classify(mounts, pod: sources.podVolumes, stat: statSource) {
+            if c.reason == .noSource {
+                complete = false
+                statistics.volumeSourceErrors += 1
+                AgentLog.warning("container \(cid): cannot stat the source \(c.mount.source) of its mount "
+                                 + "\(c.mount.destination): not judged as a volume")
+                continue
+            }
+            guard let kind = c.kind, let key = c.key else { continue }
+            desired[key] = desired[key].map { $0.merged(kind) } ?? kind
+            AgentLog.debug("container \(cid): \(c.mount.destination) is a \(kind) (\(c.reason.rawValue); root \(key))")
+        }
+        for key in entry.held.keys where desired[key] == nil { release(cid, key) }
+        for (key, kind) in desired {
+            volumeHolders[key, default: [:]][cid] = kind
+            writeVolume(key)  // nothing when the kernel holds it already (also retries a failed write)
+        }
+        entry.mounts = mounts
+        entry.podVolumes = sources.podVolumes
+        entry.complete = complete
+        entry.held = desired
+    }
+
+    /// A container cgroup goes: the container's volume roots go with its last cgroup.
+    private func releaseVolumes(cgroupID: UInt64) {
+        guard let cid = volumeOwner.removeValue(forKey: cgroupID), var entry = containerVolumes[cid] else { return }
+        entry.cgroups.remove(cgroupID)
+        guard entry.cgroups.isEmpty else {
+            containerVolumes[cid] = entry
+            return
+        }
+        for key in entry.held.keys { release(cid, key) }
+        containerVolumes[cid] = nil
+    }
+
+    private func release(_ cid: String, _ key: VolumeMountKey) {
+        volumeHolders[key]?[cid] = nil
+        if volumeHolders[key]?.isEmpty == true { volumeHolders[key] = nil }
+        writeVolume(key)
+    }
+
+    /// Makes the kernel's entry for `key` the merge of its holders' kinds (deleted when none holds it).
+    /// A failed write is counted and logged; the entry is written again with the key's next change.
+    private func writeVolume(_ key: VolumeMountKey) {
+        var want: VolumeKind?
+        for kind in volumeHolders[key]?.values ?? [:].values { want = want.map { $0.merged(kind) } ?? kind }
+        guard want != volumesInKernel[key] else { return }
+        do {
+            if let want { try sensor.setVolumeMount(key, kind: want) } else { try sensor.removeVolumeMount(key) }
+            volumesInKernel[key] = want
+            statistics.volumeWrites += 1
+        } catch {
+            statistics.writeErrors += 1
+            statistics.volumeWriteErrors += 1
+            AgentLog.error("cannot \(want.map { "mark the mount root \(key) as a \($0)" } ?? "unmark the volume mount root \(key)") "
+                           + "in the kernel: \(error)")
+        }
+    }
+
+    /// Volume roots in the kernel (what `volume_mounts` holds).
+    var volumeMountCount: Int { volumesInKernel.count }
+
     private func remove(_ id: UInt64) {
+        releaseVolumes(cgroupID: id)
         inKernel[id] = nil
         maskedAt[id] = nil
         createdAt[id] = nil
@@ -235,7 +339,13 @@ final class ContainerState {
 
 struct ContainerStateStatistics: Sendable, Hashable {
     var maskWrites: UInt64 = 0
+    /// Failed kernel writes (masks, container parents, volume mounts).
     var writeErrors: UInt64 = 0
+    /// `volume_mounts` entries written or deleted, and those writes that failed (also in writeErrors).
+    var volumeWrites: UInt64 = 0
+    var volumeWriteErrors: UInt64 = 0
+    /// Bind sources that could not be stat'ed (such a mount is not judged as a volume).
+    var volumeSourceErrors: UInt64 = 0
     /// Containers first seen through an event (their cgroup_mkdir record was lost or predates the agent's cache).
     var lateRegistrations: UInt64 = 0
     var resynchronisations: UInt64 = 0

@@ -14,6 +14,9 @@ public protocol KernelSensor: AnyObject {
     func removeContainer(cgroupID: UInt64) throws(SensorError)
     func setContainerParent(cgroupID: UInt64) throws(SensorError)
     func removeContainerParent(cgroupID: UInt64) throws(SensorError)
+    /// `volume_mounts`: every mount whose root is `key` is a volume of `kind` for the file decisions.
+    func setVolumeMount(_ key: VolumeMountKey, kind: VolumeKind) throws(SensorError)
+    func removeVolumeMount(_ key: VolumeMountKey) throws(SensorError)
     @discardableResult
     func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int
     func lossCounters() -> LossCounters

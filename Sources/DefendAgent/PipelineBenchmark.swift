@@ -51,6 +51,8 @@ final class NullKernelSensor: KernelSensor {
     func removeContainer(cgroupID: UInt64) throws(SensorError) {}
     func setContainerParent(cgroupID: UInt64) throws(SensorError) {}
     func removeContainerParent(cgroupID: UInt64) throws(SensorError) {}
+    func setVolumeMount(_ key: VolumeMountKey, kind: VolumeKind) throws(SensorError) {}
+    func removeVolumeMount(_ key: VolumeMountKey) throws(SensorError) {}
     func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int { 0 }
     func lossCounters() -> LossCounters { LossCounters() }
     func close() {}

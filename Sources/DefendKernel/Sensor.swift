@@ -35,6 +35,8 @@ public final class Sensor: @unchecked Sendable {
     private let containersMap: BPFMap
     private let containerParentsMap: BPFMap
     private let lossesMap: BPFMap
+    /// The LSM object's `volume_mounts` (nil without the LSM half: no file decisions to make).
+    private let volumesMap: BPFMap?
     private let reader: RingBufferReader
     private let model = Mutex(PolicyModel())
     private let closed = Atomic<Bool>(false)
@@ -120,7 +122,17 @@ public final class Sensor: @unchecked Sendable {
         }
 
         lsmObject = Sensor.loadLSM(sensor: sensor, object: objects.lsm, configuration: configuration, capabilities: &caps)
+        var volumes: BPFMap?
+        var volumesMissing: SensorError?
+        if let lsm = lsmObject {
+            do { volumes = try lsm.map("volume_mounts") } catch { volumesMissing = error }
+        }
+        volumesMap = volumes
         capabilities = caps
+        if let volumesMissing {  // a build/ABI mismatch: nothing sensible runs without it
+            close()
+            throw volumesMissing
+        }
     }
 
     /// Loads and attaches the LSM half re-using the sensor's maps. All or nothing: a partly
@@ -321,6 +333,29 @@ public final class Sensor: @unchecked Sendable {
     public func removeContainerParent(cgroupID: UInt64) throws(SensorError) {
         try checkOpen()
         try containerParentsMap.delete(cgroupID)
+    }
+
+    /// Makes every mount whose root is `key` a volume of `kind` for the LSM programs' volume conditions.
+    /// Without the LSM half there are no file decisions: nothing to write.
+    public func setVolumeMount(_ key: VolumeMountKey, kind: VolumeKind) throws(SensorError) {
+        try checkOpen()
+        guard let volumesMap else { return }
+        try volumesMap.update(defend_mount_key(ino: key.inode, dev: key.device, pad: 0), kind.rawValue)
+    }
+
+    /// Forgets a volume mount root (absent already is fine).
+    public func removeVolumeMount(_ key: VolumeMountKey) throws(SensorError) {
+        try checkOpen()
+        guard let volumesMap else { return }
+        try volumesMap.delete(defend_mount_key(ino: key.inode, dev: key.device, pad: 0))
+    }
+
+    /// The kind the kernel holds for a mount root (tests and diagnostics); nil = no volume.
+    public func volumeMountKind(_ key: VolumeMountKey) -> VolumeKind? {
+        guard !closed.load(ordering: .acquiring), let volumesMap else { return nil }
+        var k = defend_mount_key(ino: key.inode, dev: key.device, pad: 0)
+        var v: UInt32 = 0
+        return bpf_map_lookup_elem(volumesMap.fd, &k, &v) == 0 ? VolumeKind(rawValue: v) : nil
     }
 
     /// Whether the kernel's `containers` map holds this cgroup (for tests and diagnostics).

@@ -15,14 +15,27 @@ public struct PodMetadata: Sendable, Hashable {
     public var nodeName: String?
     /// Runtime container ids of `status.containerStatuses` etc., without the `containerd://` prefix.
     public var containerIDs: [String]
+    /// `spec.volumes`: name, type (the volume source key that is set: `configMap`, `secret`, `emptyDir`,
+    /// `hostPath`, ...) and a hostPath's path.
+    public var volumes: [Volume]
     public var resourceVersion: String
+
+    public struct Volume: Sendable, Hashable {
+        public var name: String
+        public var type: String
+        public var hostPath: String?
+        public init(name: String, type: String, hostPath: String? = nil) {
+            self.name = name; self.type = type; self.hostPath = hostPath
+        }
+    }
 
     public init(uid: String, name: String, namespace: String, labels: [String: String] = [:],
                 annotations: [String: String] = [:], ip: String? = nil, ownerKind: String? = nil,
-                nodeName: String? = nil, containerIDs: [String] = [], resourceVersion: String = "") {
+                nodeName: String? = nil, containerIDs: [String] = [], volumes: [Volume] = [],
+                resourceVersion: String = "") {
         self.uid = uid; self.name = name; self.namespace = namespace; self.labels = labels
         self.annotations = annotations; self.ip = ip; self.ownerKind = ownerKind; self.nodeName = nodeName
-        self.containerIDs = containerIDs; self.resourceVersion = resourceVersion
+        self.containerIDs = containerIDs; self.volumes = volumes; self.resourceVersion = resourceVersion
     }
 }
 
@@ -67,7 +80,10 @@ struct WireListMeta: Decodable {
 }
 
 public struct WirePod: Decodable {
-    struct Spec: Decodable { var nodeName: String? }
+    struct Spec: Decodable {
+        var nodeName: String?
+        var volumes: [WireVolume]?
+    }
     struct ContainerStatus: Decodable { var containerID: String? }
     struct Status: Decodable {
         var podIP: String?
@@ -78,6 +94,28 @@ public struct WirePod: Decodable {
     var metadata: WireObjectMeta?
     var spec: Spec?
     var status: Status?
+}
+
+/// One `spec.volumes[]` entry: its name and which volume source key is set (the type).
+struct WireVolume: Decodable {
+    var name: String?
+    var type: String?
+    var hostPath: String?
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+    private struct HostPath: Decodable { var path: String? }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        name = try c.decodeIfPresent(String.self, forKey: Key(stringValue: "name"))
+        type = c.allKeys.map(\.stringValue).filter { $0 != "name" }.sorted().first
+        if type == "hostPath" { hostPath = try c.decodeIfPresent(HostPath.self, forKey: Key(stringValue: "hostPath"))?.path }
+    }
 }
 
 public struct WireNamespace: Decodable {
@@ -111,6 +149,10 @@ extension PodMetadata: KubernetesObject {
         let ip = s?.podIP.flatMap { $0.isEmpty ? nil : $0 }
         self.init(uid: uid, name: name, namespace: namespace, labels: m.labels ?? [:], annotations: m.annotations ?? [:],
                   ip: ip, ownerKind: owner?.kind, nodeName: wire.spec?.nodeName, containerIDs: ids,
+                  volumes: (wire.spec?.volumes ?? []).compactMap { v in
+                      guard let name = v.name, let type = v.type else { return nil }
+                      return Volume(name: name, type: type, hostPath: v.hostPath)
+                  },
                   resourceVersion: m.resourceVersion ?? "")
     }
 }

@@ -2,11 +2,15 @@ import DefendEvents
 
 /// Where a file operation's target lives (drives `ignoreVolumeMounts` / `ignoreVolumeFiles`).
 public enum VolumeState: Sendable, Hashable {
-    /// On the container's root filesystem (also assumed when unknown).
+    /// On no volume: the container's root filesystem, or a mount that is no volume (the runtime's
+    /// `/dev`, `/dev/shm`, `/proc`, a tmpfs, a mount not described yet); also assumed when unknown.
     case none
-    /// On a volume mount (a mount other than the container's root).
+    /// On a volume mount: a mount whose root the agent classified as a volume from the container's
+    /// OCI spec and pod spec (emptyDir, hostPath, PVC, a plain bind mount). The kernel knows it by the
+    /// mount root's identity (`volume_mounts`), so no rename or other name changes it.
     case volumeMount
-    /// On a file mount (a bind-mounted file: configMap, secret, projected, downwardAPI items).
+    /// On a file mount: a mounted file (a bind of a regular file, `/etc/hosts`...) or a configMap,
+    /// secret, projected or downwardAPI volume.
     case fileMount
 
     public init(inVolumeMount: Bool, isFileMount: Bool) {

@@ -25,6 +25,8 @@ final class ScriptedSensor: KernelSensor {
     func removeContainer(cgroupID: UInt64) {}
     func setContainerParent(cgroupID: UInt64) throws(SensorError) {}
     func removeContainerParent(cgroupID: UInt64) {}
+    func setVolumeMount(_ key: VolumeMountKey, kind: VolumeKind) throws(SensorError) {}
+    func removeVolumeMount(_ key: VolumeMountKey) throws(SensorError) {}
     func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int {
         polls += 1
         let batch = onPoll(self)

@@ -41,6 +41,20 @@ final class FakeSensor: KernelSensor {
     var containerParents: Set<UInt64> = []
     func setContainerParent(cgroupID: UInt64) throws(SensorError) { containerParents.insert(cgroupID) }
     func removeContainerParent(cgroupID: UInt64) throws(SensorError) { containerParents.remove(cgroupID) }
+    /// What `volume_mounts` holds; writes fail while `failVolumeWrites` is set.
+    var volumeMounts: [VolumeMountKey: VolumeKind] = [:]
+    var volumeWrites = 0
+    var failVolumeWrites = false
+    func setVolumeMount(_ key: VolumeMountKey, kind: VolumeKind) throws(SensorError) {
+        if failVolumeWrites { throw .mapUpdate(map: "volume_mounts", errno: 7) }
+        volumeMounts[key] = kind
+        volumeWrites += 1
+    }
+    func removeVolumeMount(_ key: VolumeMountKey) throws(SensorError) {
+        if failVolumeWrites { throw .mapDelete(map: "volume_mounts", errno: 9) }
+        volumeMounts[key] = nil
+        volumeWrites += 1
+    }
 
     func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int {
         let batch = pending

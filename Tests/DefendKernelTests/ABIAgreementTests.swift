@@ -50,6 +50,22 @@ struct ABIAgreementTests {
         for (value, hook) in c { #expect(hook.rawValue == value, "\(hook)") }
     }
 
+    /// The volume kinds of `volume_mounts` and its key (`struct defend_mount_key`) agree with the Swift
+    /// mirrors `ContainerState` writes.
+    @Test func volumeKindsAndMountKeyAgree() {
+        let c: [(UInt32, VolumeKind)] = [(DEFEND_VOLUME_MOUNT.rawValue, .volume), (DEFEND_VOLUME_FILE.rawValue, .file)]
+        for (value, kind) in c { #expect(kind.rawValue == value, "\(kind)") }
+        #expect(VolumeKind(rawValue: 0) == nil && VolumeKind(rawValue: 3) == nil)
+        #expect(MemoryLayout<defend_mount_key>.size == 16)
+        #expect(MemoryLayout<defend_mount_key>.offset(of: \.ino) == 0)
+        #expect(MemoryLayout<defend_mount_key>.offset(of: \.dev) == 8)
+        let k = VolumeMountKey(device: 8 << 20 | 1, inode: 77)
+        let key = defend_mount_key(ino: k.inode, dev: k.device, pad: 0)
+        #expect(key.ino == 77 && key.dev == 8 << 20 | 1)
+        #expect(DEFEND_VOLUME_MOUNTS_MAX == 16384)
+        #expect(DEFEND_F_IN_VOLUME_MOUNT == 1 << 6 && DEFEND_F_FILE_MOUNT == 1 << 7)
+    }
+
     /// Record flags are distinct single bits (the decoder tests each one alone).
     @Test func recordFlagsAreDistinctBits() {
         let flags: [Int32] = [DEFEND_F_DENIED, DEFEND_F_PATH_TRUNCATED, DEFEND_F_ARGS_TRUNCATED, DEFEND_F_CWD_TRUNCATED,

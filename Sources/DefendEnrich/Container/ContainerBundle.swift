@@ -11,10 +11,12 @@ public struct ContainerDescription: Sendable, Hashable {
     public var podUID: String?
     /// A pod sandbox (pause) container rather than a workload container.
     public var isSandbox: Bool
+    /// The OCI spec's `mounts` (empty for Docker's config.v2.json, which is read only without a bundle).
+    public var mounts: [OCIMount]
     public init(id: String, image: String? = nil, containerName: String? = nil, podName: String? = nil,
-                podNamespace: String? = nil, podUID: String? = nil, isSandbox: Bool = false) {
+                podNamespace: String? = nil, podUID: String? = nil, isSandbox: Bool = false, mounts: [OCIMount] = []) {
         self.id = id; self.image = image; self.containerName = containerName; self.podName = podName
-        self.podNamespace = podNamespace; self.podUID = podUID; self.isSandbox = isSandbox
+        self.podNamespace = podNamespace; self.podUID = podUID; self.isSandbox = isSandbox; self.mounts = mounts
     }
 }
 
@@ -87,7 +89,7 @@ public struct BundleLocator: Sendable, Hashable {
         return parseOCIConfig(data, id: id)
     }
 
-    /// An OCI runtime spec: only `annotations` is used.
+    /// An OCI runtime spec: `annotations` and `mounts` are used.
     static func parseOCIConfig(_ data: Data, id: String) -> ContainerDescription? {
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
         let a = obj["annotations"] as? [String: String] ?? [:]
@@ -103,7 +105,18 @@ public struct BundleLocator: Sendable, Hashable {
             podName: first("io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name"),
             podNamespace: first("io.kubernetes.cri.sandbox-namespace", "io.kubernetes.pod.namespace"),
             podUID: first("io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid"),
-            isSandbox: type == "sandbox")
+            isSandbox: type == "sandbox",
+            mounts: parseMounts(obj["mounts"]))
+    }
+
+    /// The spec's `mounts` entries with a destination (`source`/`type`/`options` may be absent).
+    static func parseMounts(_ value: Any?) -> [OCIMount] {
+        guard let list = value as? [Any] else { return [] }
+        return list.compactMap { item in
+            guard let m = item as? [String: Any], let dest = m["destination"] as? String else { return nil }
+            return OCIMount(destination: dest, source: m["source"] as? String ?? "", type: m["type"] as? String ?? "",
+                            options: (m["options"] as? [Any] ?? []).compactMap { $0 as? String })
+        }
     }
 
     static func readDockerConfig(path: String, id: String) -> ContainerDescription? {

@@ -12,11 +12,14 @@ public struct PodDescription: Sendable, Hashable {
     public var ownerKind: String?
     /// Runtime ids of the pod's containers (for containers whose cgroup path names no pod).
     public var containerIDs: [String]
+    /// `spec.volumes` (names and types; classifies subPath and hostPath mounts).
+    public var volumes: [PodVolume]
     public init(uid: String, name: String, namespace: String, labels: [String: String] = [:],
                 annotations: [String: String] = [:], ip: String? = nil, ownerKind: String? = nil,
-                containerIDs: [String] = []) {
+                containerIDs: [String] = [], volumes: [PodVolume] = []) {
         self.uid = uid; self.name = name; self.namespace = namespace; self.labels = labels
         self.annotations = annotations; self.ip = ip; self.ownerKind = ownerKind; self.containerIDs = containerIDs
+        self.volumes = volumes
     }
 }
 
@@ -229,6 +232,15 @@ public final class ContainerRegistry {
     public func containerID(forCgroupID id: UInt64) -> String? {
         if let cached = byCgroup[id] { return cached }
         return context(forCgroupID: id)?.id
+    }
+
+    /// What a container's volume mounts are classified from: its OCI spec's mounts (nil while its
+    /// runtime state has not been read) and its pod's volumes (nil while the pod is unknown, or for a
+    /// container of no pod).
+    public func mountSources(containerID id: String) -> (mounts: [OCIMount]?, podVolumes: [PodVolume]?) {
+        guard let k = containers[id] else { return (nil, nil) }
+        let pod = podUID(of: k).flatMap { pods[$0] }
+        return (k.description?.mounts, pod?.volumes)
     }
 
     /// Every container cgroup with its context (for a policy reload).
