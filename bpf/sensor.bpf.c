@@ -160,13 +160,71 @@ struct {
     __type(value, __u8);
 } container_parents SEC(".maps");
 
+/*
+ * Container cgroups outside Kubernetes, recognised by their name alone in their mkdir: the systemd
+ * scopes the runtimes create (`docker-`, `cri-containerd-`, `crio-`, `libpod-` + a 64-hex id +
+ * `.scope`) and Docker's cgroupfs layout (a 64-hex id in a cgroup named `docker`). A strict subset of
+ * what the agent's CgroupPath recognises, so the agent never undoes it for a container.
+ */
+#define CG_NAME_BUF 128
+
+static __always_inline int hex64_at(const char *b, int off)
+{
+    for (int i = 0; i < 64; i++) {
+        char c = b[(off + i) & (CG_NAME_BUF - 1)];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+static __always_inline int scope_at(const char *b, int off)
+{
+    return b[(off + 64) & (CG_NAME_BUF - 1)] == '.' && b[(off + 65) & (CG_NAME_BUF - 1)] == 's' &&
+           b[(off + 66) & (CG_NAME_BUF - 1)] == 'c' && b[(off + 67) & (CG_NAME_BUF - 1)] == 'o' &&
+           b[(off + 68) & (CG_NAME_BUF - 1)] == 'p' && b[(off + 69) & (CG_NAME_BUF - 1)] == 'e' &&
+           b[(off + 70) & (CG_NAME_BUF - 1)] == 0;
+}
+
+static __always_inline int is_runtime_container_name(struct cgroup *cgrp)
+{
+    char b[CG_NAME_BUF] = {};
+    long n = bpf_probe_read_kernel_str(b, sizeof(b), BPF_CORE_READ(cgrp, kn, name));
+    int off = -1;
+    if (n == 7 + 71 && b[0] == 'd' && b[1] == 'o' && b[2] == 'c' && b[3] == 'k' && b[4] == 'e' && b[5] == 'r' && b[6] == '-')
+        off = 7;
+    else if (n == 7 + 71 && b[0] == 'l' && b[1] == 'i' && b[2] == 'b' && b[3] == 'p' && b[4] == 'o' && b[5] == 'd' && b[6] == '-')
+        off = 7;
+    else if (n == 5 + 71 && b[0] == 'c' && b[1] == 'r' && b[2] == 'i' && b[3] == 'o' && b[4] == '-')
+        off = 5;
+    else if (n == 15 + 71 && b[0] == 'c' && b[1] == 'r' && b[2] == 'i' && b[3] == '-' && b[4] == 'c' && b[5] == 'o' &&
+             b[6] == 'n' && b[7] == 't' && b[8] == 'a' && b[9] == 'i' && b[10] == 'n' && b[11] == 'e' && b[12] == 'r' &&
+             b[13] == 'd' && b[14] == '-')
+        off = 15;
+    if (off == 7)
+        return hex64_at(b, 7) && scope_at(b, 7);
+    if (off == 5)
+        return hex64_at(b, 5) && scope_at(b, 5);
+    if (off == 15)
+        return hex64_at(b, 15) && scope_at(b, 15);
+    if (n != 65 || !hex64_at(b, 0))
+        return 0;
+    /* /docker/<id> */
+    char p[8] = {};
+    struct cgroup_subsys_state *parent_css = BPF_CORE_READ(cgrp, self.parent);
+    if (!parent_css)
+        return 0;
+    long pn = bpf_probe_read_kernel_str(p, sizeof(p), BPF_CORE_READ(parent_css, cgroup, kn, name));
+    return pn == 7 && p[0] == 'd' && p[1] == 'o' && p[2] == 'c' && p[3] == 'k' && p[4] == 'e' && p[5] == 'r';
+}
+
 static __always_inline void adopt_if_container(struct cgroup *cgrp, __u64 id)
 {
     struct cgroup_subsys_state *parent_css = cgrp->self.parent;
     if (!parent_css)
         return;
     __u64 parent_id = BPF_CORE_READ(parent_css, cgroup, kn, id);
-    if (!bpf_map_lookup_elem(&container_parents, &parent_id))
+    if (!bpf_map_lookup_elem(&container_parents, &parent_id) && !is_runtime_container_name(cgrp))
         return;
     __u8 one = 1;
     bpf_map_update_elem(&container_parents, &id, &one, BPF_ANY);

@@ -264,6 +264,39 @@ struct SensorHostTests {
         #expect(!records.contains { $0.path.hasSuffix("defend-test-\(getpid())-v1") })
     }
 
+    /// Runtime-named container cgroups outside Kubernetes are containers from their mkdir, in the kernel
+    /// alone (nothing reads the records here); look-alikes are not.
+    @Test func runtimeNamedCgroupsAreContainersFromTheirMkdir() throws {
+        let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: false))
+        defer { sensor.close() }
+        let parent = try #require(Host.makeCgroup("runtimes"))
+        defer { Host.removeCgroup(parent.path) }
+        let hex = String(repeating: "0123456789abcdef", count: 4)
+        func mk(_ rel: String) throws -> UInt64 {
+            let path = parent.path + "/" + rel
+            #expect(mkdir(path, 0o755) == 0, "mkdir \(rel)")
+            var st = stat()
+            try #require(stat(path, &st) == 0)
+            return UInt64(st.st_ino)
+        }
+        var made: [String] = []
+        defer { for rel in made.reversed() { Host.removeCgroup(parent.path + "/" + rel) } }
+        func check(_ rel: String, _ want: Bool) throws {
+            made.append(rel)
+            let id = try mk(rel)
+            #expect(sensor.isContainer(cgroupID: id) == want, "\(rel)")
+        }
+        for prefix in ["docker-", "cri-containerd-", "crio-", "libpod-"] { try check(prefix + hex + ".scope", true) }
+        try check("docker", false)
+        try check("docker/" + hex, true)
+        try check("docker-" + hex.dropLast() + ".scope", false)          // 63 hex digits
+        try check("docker-" + hex.uppercased() + ".scope", false)       // not a runtime id
+        try check("crio-conmon-" + hex + ".scope", false)               // cri-o's monitor, not the container
+        try check("other-" + hex + ".scope", false)
+        try check(hex, false)                                            // a bare id not under docker
+        try check("docker-" + hex + ".scope/inner", true)               // below an adopted one
+    }
+
     @Test func pathsCrossMountsAndDeepPathsAreWhole() throws {
         let sensor = try Sensor(configuration: SensorConfiguration(processTelemetry: true))
         defer { sensor.close() }
