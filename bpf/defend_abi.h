@@ -212,6 +212,8 @@ struct defend_response {
 #define DEFEND_PF_LOADED (1u << 0)            /* a policy is present in this generation */
 #define DEFEND_PF_PROCESS_TELEMETRY (1u << 1) /* send fork/exec/exit/setsid records even with no action
                                                  (userspace process tree); documents only for actions */
+#define DEFEND_PF_EXEC_PATH_BLOCK (1u << 2)   /* a process response blocks and matches a selector that names
+                                                 executables: reads of files are judged as execs (file_open) */
 
 /* Value of the `policy` ARRAY map, index = generation. */
 struct defend_policy {

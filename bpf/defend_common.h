@@ -782,31 +782,22 @@ struct mount___chain {
 #define ALIAS_SCAN 16
 
 /*
- * The mount a name is judged from as well, when `mnt` is another mount of a filesystem that this
- * mount namespace already has: for the root's filesystem, the task's root mount; for any other
- * filesystem, its earliest mount in the namespace (the first one mounted, which is the name a rule
- * about that tree means), so `mount --bind /data/bin /mnt/b` cannot dodge a rule on /data/ (and below)
- * either. 0 when `mnt` is that mount itself or none is found within ALIAS_SCAN mounts of the
- * superblock. The caller keeps the first name when the file is not below the alias's root.
+ * The earliest mount of the superblock `sb_addr` in the task's mount namespace: the first one
+ * mounted, whose names are the ones a rule about that tree means. 0 when the namespace has none
+ * among the superblock's first ALIAS_SCAN mounts (all namespaces), or when the scan could not reach
+ * the earliest one (from 6.16 the list is newest first). Takes a scalar: callers pass read values.
  */
-/* static: verified with the caller's argument types (a global function takes scalars only, and
- * some hooks hold the mount as a typed BTF pointer) */
-static __attribute__((noinline)) __u64 defend_alias_mount(struct vfsmount *mnt)
+__attribute__((noinline)) __u64 defend_earliest_mount(__u64 sb_addr)
 {
-    __u64 mnt_addr = (__u64)mnt;
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
-    struct vfsmount *root = BPF_CORE_READ(cur, fs, root.mnt);
-    if (!mnt || mnt == root)
-        return 0;
-    struct super_block *sb = BPF_CORE_READ(mnt, mnt_sb);
-    if (sb == BPF_CORE_READ(root, mnt_sb))
-        return (__u64)root;
     struct mnt_namespace *ns = BPF_CORE_READ(cur, nsproxy, mnt_ns);
     __u32 moff = bpf_core_field_offset(struct mount, mnt);
     __u64 found = 0;
+    if (!sb_addr)
+        return 0;
     if (bpf_core_field_exists(struct mount___chain, mnt_next_for_sb)) {
         /* newest first: the earliest is the last one in this namespace */
-        struct mount *m = BPF_CORE_READ((struct super_block___chain *)sb, s_mounts);
+        struct mount *m = BPF_CORE_READ((struct super_block___chain *)sb_addr, s_mounts);
         for (int i = 0; i < ALIAS_SCAN && m; i++) {
             if (BPF_CORE_READ(m, mnt_ns) == ns)
                 found = (__u64)m + moff;
@@ -815,8 +806,8 @@ static __attribute__((noinline)) __u64 defend_alias_mount(struct vfsmount *mnt)
         if (m) /* more mounts than scanned: the earliest is unknown */
             return 0;
     } else {
-        struct super_block___listhead *osb = (void *)sb;
-        __u64 head = (__u64)sb + bpf_core_field_offset(struct super_block___listhead, s_mounts);
+        struct super_block___listhead *osb = (void *)sb_addr;
+        __u64 head = sb_addr + bpf_core_field_offset(struct super_block___listhead, s_mounts);
         __u32 ioff = bpf_core_field_offset(struct mount___listhead, mnt_instance);
         struct list_head *pos = BPF_CORE_READ(osb, s_mounts.next);
         for (int i = 0; i < ALIAS_SCAN && pos && (__u64)pos != head; i++) {
@@ -828,7 +819,29 @@ static __attribute__((noinline)) __u64 defend_alias_mount(struct vfsmount *mnt)
             pos = BPF_CORE_READ(pos, next);
         }
     }
-    return found == mnt_addr ? 0 : found;
+    return found;
+}
+
+/*
+ * The mount a name is judged from as well, when `mnt` is another mount of a filesystem that this
+ * mount namespace already has: for the root's filesystem, the task's root mount; for any other
+ * filesystem, its earliest mount in the namespace (defend_earliest_mount), so `mount --bind
+ * /data/bin /mnt/b` cannot dodge a rule on /data/ (and below) either. 0 when `mnt` is that mount
+ * itself or none is found. The caller keeps the first name when the file is not below the alias's root.
+ */
+/* static: verified with the caller's argument types (a global function takes scalars only, and
+ * some hooks hold the mount as a typed BTF pointer) */
+static __attribute__((noinline)) __u64 defend_alias_mount(struct vfsmount *mnt)
+{
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    struct vfsmount *root = BPF_CORE_READ(cur, fs, root.mnt);
+    if (!mnt || mnt == root)
+        return 0;
+    struct super_block *sb = BPF_CORE_READ(mnt, mnt_sb);
+    if (sb == BPF_CORE_READ(root, mnt_sb))
+        return (__u64)root;
+    __u64 found = defend_earliest_mount((__u64)sb);
+    return found == (__u64)mnt ? 0 : found;
 }
 
 static __always_inline struct vfsmount *alias_mount(struct vfsmount *mnt)

@@ -115,6 +115,33 @@ static __always_inline int truncate_already_decided(__u64 ino)
     return 1;
 }
 
+/*
+ * The record of a refused exec, or of an operation judged as one: the executable's name is
+ * scratch.path[0] (already judged), the task's working directory is resolved into slot 1. `comm`
+ * replaces the task's name when given (bprm_check: the name the exec would set). Returns -EPERM.
+ */
+static __always_inline int send_denied_exec(struct scratch *s, struct verdict *v, __u32 hook, struct task_struct *cur,
+                                            __u32 argc, const char *comm)
+{
+    union defend_record *r = get_record();
+    if (!r)
+        return -EPERM;
+    struct defend_exec_event *e = &r->exec;
+    fill_header(&e->h, DEFEND_EV_EXEC, hook, v, DEFEND_OP_EXEC);
+    e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
+    fill_task(&e->task, cur);
+    if (comm)
+        __builtin_memcpy(e->task.comm, comm, sizeof(e->task.comm));
+    __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
+    resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
+    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
+    off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
+    e->argc = argc;
+    e->args_len = 0; /* a refused exec never installs its argv */
+    send_record(e, __builtin_offsetof(struct defend_exec_event, data) + off, urgent(e->h.actions), DEFEND_EV_EXEC);
+    return -EPERM;
+}
+
 /* Decide, report and enforce one file operation (every name it changes). Returns the LSM verdict. */
 static __always_inline int file_decide(struct file_op *f)
 {
@@ -191,6 +218,38 @@ int BPF_PROG(defend_path_mknod, const struct path *dir, struct dentry *dentry, u
     return file_decide(&f);
 }
 
+/*
+ * An executable read as a program's input is judged as an exec of it, by the selectors that name
+ * executables (as mmap_file judges an executable mapping): `sh /usr/local/bin/script`, `sh < script`,
+ * `python3 script`, and the read a copy needs (`cp`, `cat f > g`) would otherwise run, or carry
+ * away, what an exec block refuses. The reader's name and session are the exec's. Files without an
+ * execute bit cannot be exec'd, so they are not judged; exec's own open (FMODE_EXEC) is bprm_check's;
+ * a task reads its own executable freely; an unnamed file (memfd) is not failed closed. Block only.
+ * Without such a block in the policy, the read of an executable costs two array lookups.
+ */
+#define FMODE_READ 0x1
+#define FMODE_EXEC 0x20
+#define __FMODE_EXEC 0x20 /* in f_flags: exec's own opens (open_exec, uselib); open(2) cannot set it */
+static __always_inline int exec_read_gate(struct file *file)
+{
+    __u32 gen;
+    struct defend_policy *p = active_policy(&gen);
+    if (!p || !(p->flags & DEFEND_PF_EXEC_PATH_BLOCK))
+        return 0;
+    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    if ((void *)BPF_CORE_READ(cur, mm, exe_file, f_inode) == (void *)file->f_inode)
+        return 0;
+    struct scratch *s = get_scratch();
+    if (!s)
+        return 0;
+    load_comm(s, cur);
+    struct verdict v = {};
+    decide_process(&v, s, DEFEND_OP_EXEC, cur, 0, file, 1);
+    if (!(v.actions & DEFEND_ACTION_BLOCK))
+        return 0;
+    return send_denied_exec(s, &v, DEFEND_HOOK_LSM_FILE_OPEN, cur, 0, NULL);
+}
+
 SEC("lsm/file_open")
 int BPF_PROG(defend_file_open, struct file *file, int ret)
 {
@@ -200,14 +259,20 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
      * relocated) instead of bpf_probe_read_kernel calls. */
     __u32 fmode = file->f_mode;
     __u32 fflags = file->f_flags;
-    if (!(fmode & FMODE_WRITE) && !(fflags & O_TRUNC))
-        return 0; /* reads are not events */
     if (fmode & FMODE_CREATED)
         return 0; /* reported by path_mknod */
     struct inode *inode = file->f_inode;
     __u32 md = inode->i_mode;
     if (!is_regular(md))
         return 0;
+    /* a read of an executable (O_RDWR included), not exec's own open */
+    if ((fmode & FMODE_READ) && !(fmode & FMODE_EXEC) && !(fflags & __FMODE_EXEC) && (md & S_IXUGO)) {
+        int rc = exec_read_gate(file);
+        if (rc)
+            return rc;
+    }
+    if (!(fmode & FMODE_WRITE) && !(fflags & O_TRUNC))
+        return 0; /* other reads are not events */
     int exe = (md & S_IXUGO) != 0;
     struct file_op f = {
         .hook = DEFEND_HOOK_LSM_FILE_OPEN,
@@ -289,8 +354,8 @@ int BPF_PROG(defend_path_chmod, const struct path *path, umode_t mode, int ret)
  * that had none, modifyExecutable for an executable, modifyFile otherwise.
  * Inode hooks carry no mount: the name is resolved through the task's root mount when the inode is
  * on that filesystem (the path from the namespace root; a bind mount of it gives the same name),
- * else through its filesystem's first mount; unresolved (judged fail closed) when that mount is not
- * in the task's mount namespace.
+ * else through its filesystem's earliest mount in the task's mount namespace (defend_earliest_mount);
+ * unresolved (judged fail closed) when none is found there.
  */
 #define ACL_EXECUTE 0x01
 #define ACL_MAX_ENTRIES 16
@@ -300,13 +365,6 @@ struct posix_acl_xattr_entry___defend {
     __u16 e_perm;
     __u32 e_id;
 };
-
-struct super_block___mounts {
-    struct list_head s_mounts;
-} __attribute__((preserve_access_index));
-struct mount___instance {
-    struct list_head mnt_instance;
-} __attribute__((preserve_access_index));
 
 static __always_inline int acl_file_decide(__u32 hook, struct dentry *dentry, __u32 grants_exec)
 {
@@ -326,22 +384,8 @@ static __always_inline int acl_file_decide(__u32 hook, struct dentry *dentry, __
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
     struct vfsmount *root = BPF_CORE_READ(cur, fs, root.mnt);
     struct super_block *sb = BPF_CORE_READ(dentry, d_sb);
-    if (BPF_CORE_READ(root, mnt_sb) != sb) {
-        /* another filesystem: its first mount (sb->s_mounts, oldest first); a mount outside this
-         * namespace leaves the walk unresolved (judged fail closed) */
-        root = NULL;
-        void *m = NULL;
-        if (bpf_core_field_exists(struct mount___instance, mnt_instance)) { /* up to 6.16: a list_head */
-            struct super_block___mounts *osb = (void *)sb;
-            struct list_head *first = BPF_CORE_READ(osb, s_mounts.next);
-            if (first && (void *)first != (void *)sb + bpf_core_field_offset(struct super_block___mounts, s_mounts))
-                m = (void *)first - bpf_core_field_offset(struct mount___instance, mnt_instance);
-        } else { /* 6.17+: the first struct mount */
-            m = BPF_CORE_READ(sb, s_mounts);
-        }
-        if (m)
-            root = (struct vfsmount *)(m + bpf_core_field_offset(struct mount, mnt));
-    }
+    if (BPF_CORE_READ(root, mnt_sb) != sb) /* 0 when none is found: unresolved, judged fail closed */
+        root = (struct vfsmount *)defend_earliest_mount((__u64)sb);
     struct file_op f = {
         .hook = hook,
         .op = op,
@@ -520,22 +564,7 @@ static __always_inline int exec_names_gate(__u32 hook, struct vfsmount *mnt, str
     policy_fire(&v, p, DEFEND_SECTION_PROCESS, m, (unknown | undecidable) & m);
     if (!(v.actions & DEFEND_ACTION_BLOCK))
         return 0;
-    union defend_record *r = get_record();
-    if (!r)
-        return -EPERM;
-    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
-    struct defend_exec_event *e = &r->exec;
-    fill_header(&e->h, DEFEND_EV_EXEC, hook, &v, DEFEND_OP_EXEC);
-    e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
-    fill_task(&e->task, cur);
-    __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
-    resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
-    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
-    off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
-    e->argc = 0;
-    e->args_len = 0;
-    send_record(e, __builtin_offsetof(struct defend_exec_event, data) + off, urgent(e->h.actions), DEFEND_EV_EXEC);
-    return -EPERM;
+    return send_denied_exec(s, &v, hook, (struct task_struct *)bpf_get_current_task(), 0, NULL);
 }
 
 /*
@@ -732,22 +761,7 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
     decide_process(&v, s, DEFEND_OP_EXEC, cur, 1, exe, 0);
     if (!(v.actions & DEFEND_ACTION_BLOCK))
         return 0;
-    union defend_record *r = get_record();
-    if (!r)
-        return -EPERM;
-    struct defend_exec_event *e = &r->exec;
-    fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_LSM_BPRM_CHECK, &v, DEFEND_OP_EXEC);
-    e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
-    fill_task(&e->task, cur);
-    __builtin_memcpy(e->task.comm, s->name, sizeof(e->task.comm));
-    __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
-    resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
-    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
-    off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
-    e->argc = BPF_CORE_READ(bprm, argc);
-    e->args_len = 0; /* the new argv lives in the not-yet-installed mm */
-    send_record(e, __builtin_offsetof(struct defend_exec_event, data) + off, urgent(e->h.actions), DEFEND_EV_EXEC);
-    return -EPERM;
+    return send_denied_exec(s, &v, DEFEND_HOOK_LSM_BPRM_CHECK, cur, BPF_CORE_READ(bprm, argc), s->name);
 }
 
 /*
@@ -779,21 +793,7 @@ int BPF_PROG(defend_mmap_file, struct file *file, unsigned long reqprot, unsigne
     decide_process(&v, s, DEFEND_OP_EXEC, cur, 0, file, 1);
     if (!(v.actions & DEFEND_ACTION_BLOCK))
         return 0;
-    union defend_record *r = get_record();
-    if (!r)
-        return -EPERM;
-    struct defend_exec_event *e = &r->exec;
-    fill_header(&e->h, DEFEND_EV_EXEC, DEFEND_HOOK_LSM_MMAP_FILE, &v, DEFEND_OP_EXEC);
-    e->h.flags |= DEFEND_F_DENIED | path_flags(s, 0, DEFEND_F_PATH_TRUNCATED, DEFEND_F_PATH_UNRESOLVED);
-    fill_task(&e->task, cur);
-    __u32 off = pack_path(e->data, 0, 0, &e->filename_len, s, 0);
-    resolve_path(s, 1, BPF_CORE_READ(cur, fs, pwd.mnt), BPF_CORE_READ(cur, fs, pwd.dentry));
-    e->h.flags |= path_flags(s, 1, DEFEND_F_CWD_TRUNCATED, DEFEND_F_CWD_UNRESOLVED);
-    off = pack_path(e->data, off, DEFEND_PATH_MAX, &e->cwd_len, s, 1);
-    e->argc = 0;
-    e->args_len = 0;
-    send_record(e, __builtin_offsetof(struct defend_exec_event, data) + off, urgent(e->h.actions), DEFEND_EV_EXEC);
-    return -EPERM;
+    return send_denied_exec(s, &v, DEFEND_HOOK_LSM_MMAP_FILE, cur, 0, NULL);
 }
 
 SEC("lsm/task_alloc")

@@ -11,6 +11,7 @@ struct KernelPolicyImage {
     init(_ tables: KernelTables, generation: UInt32) throws(SensorError) {
         var p = defend_policy()
         p.flags = UInt32(DEFEND_PF_LOADED) | (tables.processTelemetry ? UInt32(DEFEND_PF_PROCESS_TELEMETRY) : 0)
+            | (tables.blocksExecutablesByPath ? UInt32(DEFEND_PF_EXEC_PATH_BLOCK) : 0)
         guard tables.opMask.count == Int(DEFEND_OP_COUNT.rawValue) else {
             throw .policyTooLarge("opMask has \(tables.opMask.count) entries, expected \(DEFEND_OP_COUNT.rawValue)")
         }

@@ -82,6 +82,15 @@ public struct KernelTables: Sendable, Hashable {
     /// Send fork/exec/exit/setsid records even when no response asks (the process tree needs them).
     public var processTelemetry: Bool = true
 
+    /// Some process response blocks and matches a selector that names executables
+    /// (`processExecutable`): only then does the kernel judge a read of a file as an exec of it.
+    public var blocksExecutablesByPath: Bool {
+        let section = Section.process.rawValue
+        guard responses.count > section, pathAnyMask.count > section else { return false }
+        let namingExecutables = ~pathAnyMask[section]
+        return responses[section].contains { $0.actions.contains(.block) && $0.match & namingExecutables != 0 }
+    }
+
     public init() {}
 }
 

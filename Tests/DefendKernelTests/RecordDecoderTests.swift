@@ -146,7 +146,8 @@ struct RecordDecoderTests {
                          .init(section: .process, kind: .name, string: "sh", mask: 2)]
         let image = try KernelPolicyImage(t, generation: 1)
         let p = image.policy
-        #expect(p.flags == UInt32(DEFEND_PF_LOADED | DEFEND_PF_PROCESS_TELEMETRY))
+        // the process block matches selectors 2 and 4, which name executables (not in pathAnyMask 9)
+        #expect(p.flags == UInt32(DEFEND_PF_LOADED | DEFEND_PF_PROCESS_TELEMETRY | DEFEND_PF_EXEC_PATH_BLOCK))
         #expect(p.op_mask.0 == 1 && p.op_mask.6 == 7)
         #expect(p.path_any_mask.0 == 8 && p.path_any_mask.1 == 9)
         #expect(p.name_any_mask == 10)

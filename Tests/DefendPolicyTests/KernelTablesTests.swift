@@ -88,3 +88,47 @@ import Testing
     #expect(v.selectors == 1 << 62 && v.actions == .alert)
     #expect(compiled.selectorNames(section: .file, mask: v.selectors) == ["s62"])
 }
+
+/// The kernel judges reads as execs only when a process block could name an executable: a block
+/// by name alone, an alert on an executable, or a file block do not turn that on.
+@Test func readsAreJudgedAsExecsOnlyForBlocksThatNameExecutables() throws {
+    func flag(_ yaml: String) throws -> Bool { CompiledPolicy(try policy(yaml)).tables.blocksExecutablesByPath }
+    #expect(try flag("""
+        process:
+          selectors:
+            - name: tools
+              processExecutable: [/usr/local/bin/**]
+          responses:
+            - match: [tools]
+              actions: [alert, block]
+        """))
+    #expect(try !flag("""
+        process:
+          selectors:
+            - name: tools
+              processExecutable: [/usr/local/bin/**]
+            - name: shells
+              processName: [sh]
+          responses:
+            - match: [tools]
+              actions: [alert]
+            - match: [shells]
+              actions: [alert, block]
+        file:
+          selectors:
+            - name: etc
+              targetFilePath: [/etc/**]
+          responses:
+            - match: [etc]
+              actions: [alert, block]
+        """))
+    #expect(try !flag("""
+        process:
+          selectors:
+            - name: all
+              operation: [exec]
+          responses:
+            - match: [all]
+              actions: [log]
+        """))
+}

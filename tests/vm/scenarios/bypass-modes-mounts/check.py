@@ -12,7 +12,8 @@ refused = {
     "bind_cp_rc": "an executable created through a bind mount of /usr/local/bin",
     "bind_etc_rc": "/etc/passwd written through a bind mount of /etc",
     "bind_exec_rc": "/usr/local/bin/forbidden executed through a bind mount",
-    "ldso_rc": "/usr/local/bin/forbidden run by ld.so (mmap, no execve)",
+    "ldso_rc": "/usr/local/bin/forbidden run by ld.so (its read, no execve)",
+    "ldso_noexec_rc": "a file with no execute bit named by the exec block, run by ld.so (mmap, no execve)",
     "exec_rc": "/usr/local/bin/forbidden executed by its name",
 }
 for k, why in refused.items():
@@ -32,8 +33,10 @@ r.expect_doc("denied alert for the executable created through the bind mount", a
              **{"file.path": "/usr/local/bin/dropped", "cloud_defend.matched_selectors": has_all("binChanges")})
 r.expect_doc("denied alert for /etc/passwd written through the bind mount", alert=True, denied=True,
              **{"file.path": "/etc/passwd", "cloud_defend.matched_selectors": has_all("etcChanges")})
-r.expect_doc("denied alert for the exec through ld.so", alert=True, denied=True,
-             **{"process.executable": "/usr/local/bin/forbidden", "cloud_defend.hook_point": "lsm__mmap_file"})
+r.expect_doc("denied alert for ld.so reading the exec-blocked program", alert=True, denied=True,
+             **{"process.executable": "/usr/local/bin/forbidden", "cloud_defend.hook_point": "lsm__file_open"})
+r.expect_doc("denied alert for ld.so mapping the file without an execute bit", alert=True, denied=True,
+             **{"process.executable": "/usr/local/bin/noexec-prog", "cloud_defend.hook_point": "lsm__mmap_file"})
 r.expect_doc("denied alert for the exec through the bind mount", alert=True, denied=True,
              **{"process.executable": "/usr/local/bin/forbidden", "cloud_defend.hook_point": "lsm__bprm_check_security"})
 for what in ("/tmp/work/", "/mnt/w/"):

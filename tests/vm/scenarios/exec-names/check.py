@@ -12,7 +12,8 @@ for key, why in [("link_rc", "a hard link to an exec-blocked file"),
                  ("mv_dir_rc", "moving a directory that is an exec-blocked tree"),
                  ("mv_subdir_rc", "moving a directory inside an exec-blocked tree"),
                  ("mv_parent_rc", "moving the directory holding an exec-blocked file"),
-                 ("copy_rc", "a copy (a new executable: the drift block)"),
+                 ("copy_read_rc", "copying the exec-blocked file (its read is judged as an exec)"),
+                 ("copy_rc", "a copy of the same bytes (a new executable: the drift block)"),
                  ("copy_chmod_rc", "copy then chmod +x (the drift block)"),
                  ("copy2_exec_rc", "the non-executable copy cannot run"),
                  ("blocked_rc", "the exec-blocked file itself"),
@@ -22,7 +23,7 @@ r.expect_kv("link_sym_rc", "0", "a symlink is only a name pointing at the file (
 r.expect_kv("reloaded", "0", "phase 2 policy (with the drift block) loaded")
 for key in ["free_link_rc", "free_mv_rc", "free_exec_rc", "free_mvdir_rc"]:
     r.expect_kv(key, "0", "the same operations on a file no exec rule names proceed")
-for name in ["lnk", "lnk2", "moved", "tree", "sub", "blk", "copy"]:
+for name in ["lnk", "lnk2", "moved", "tree", "sub", "blk", "copy0", "copy"]:
     r.expect_kv("exists_" + name, "1", "nothing was created by the refused operation")
 r.expect_kv("copy2_executable", "1")
 r.expect_kv("originals_in_place", "0")
@@ -40,6 +41,9 @@ r.expect_doc("denied alert for moving the directory holding the file", alert=Tru
 r.expect_doc("denied alert for moving the tree", alert=True, denied=True,
              **{"event.action": "exec", "process.executable": "/opt/tree",
                 "cloud_defend.hook_point": has_all("lsm__path_rename")})
+r.expect_doc("denied alert for cp reading the exec-blocked file", alert=True, denied=True,
+             **{"event.action": "exec", "process.executable": "/opt/blocked/cat", "process.name": "cp",
+                "cloud_defend.hook_point": has_all("lsm__file_open")})
 r.expect_doc("denied drift alert for the copy", alert=True, denied=True,
              **{"file.path": "/opt/work/copy", "cloud_defend.matched_selectors": has_all("newExecutables")})
 r.expect_no_doc("alert for the free file", alert=True, **{"process.executable": "/opt/free/cat"})

@@ -1,8 +1,9 @@
 # Exec blocking follows the file, not only the name it is called by. Phase 1 (exec block alone): a
 # hard link to an exec-blocked file, a rename of it or of a directory holding exec-blocked names,
 # are refused (judged as an exec of the file at the name it has); the same operations on a file no
-# exec rule names proceed. Phase 2 (the drift block added by a live reload): a copy is a new
-# executable and is refused as one. All on one filesystem (/opt), so renames are renames.
+# exec rule names proceed; copying the blocked file is refused at its read (judged as an exec of
+# it). Phase 2 (the drift block added by a live reload): a copy of the same bytes from elsewhere
+# (/bin/busybox) is a new executable and is refused as one. All on one filesystem (/opt), so renames are renames.
 install_tool /opt/blocked/cat
 install_tool /opt/tree/sub/cat
 install_tool /opt/free/cat
@@ -24,7 +25,9 @@ try free_link_rc ln /opt/free/cat /opt/work/f1/cat
 try free_mv_rc mv /opt/work/f1/cat /opt/work/f2/cat
 try free_exec_rc /opt/work/f2/cat /etc/hostname
 try free_mvdir_rc mv /opt/free /opt/work/free
+try copy_read_rc cp /opt/blocked/cat /opt/work/copy0
 WORKLOAD
+test -e /opt/work/copy0; echo exists_copy0=$?
 for f in /opt/work/lnk /opt/work/lnk2 /opt/work/moved /opt/work/tree /opt/work/sub /opt/work/blk; do
     test -e "$f"; echo "exists_$(basename $f)=$?"
 done
@@ -44,8 +47,8 @@ kill -HUP "$(cat /run/defend.pid)"
 i=0; while ! grep -q "policy reloaded" /out/agent.log && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
 grep -q "policy reloaded" /out/agent.log; echo reloaded=$?
 in-container sh -s <<'WORKLOAD'
-try copy_rc cp /opt/blocked/cat /opt/work/copy
-try copy_chmod_rc sh -c 'cat /opt/blocked/cat > /opt/work/copy2 && chmod +x /opt/work/copy2'
+try copy_rc cp /bin/busybox /opt/work/copy
+try copy_chmod_rc sh -c 'cat /bin/busybox > /opt/work/copy2 && chmod +x /opt/work/copy2'
 try copy2_exec_rc /opt/work/copy2 /etc/hostname
 WORKLOAD
 test -e /opt/work/copy; echo exists_copy=$?
