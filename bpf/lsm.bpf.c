@@ -219,25 +219,22 @@ int BPF_PROG(defend_path_mknod, const struct path *dir, struct dentry *dentry, u
 }
 
 /*
- * An executable read as a program's input is judged as an exec of it, by the selectors that name
- * executables (as mmap_file judges an executable mapping): `sh /usr/local/bin/script`, `sh < script`,
- * `python3 script`, and the read a copy needs (`cp`, `cat f > g`) would otherwise run, or carry
- * away, what an exec block refuses. The reader's name and session are the exec's. Files without an
- * execute bit cannot be exec'd, so they are not judged; exec's own open (FMODE_EXEC) is bprm_check's;
- * a task reads its own executable freely; an unnamed file (memfd) is not failed closed. Block only.
- * Without such a block in the policy, the read of an executable costs two array lookups.
+ * A file put to use as a program other than by its execve (read as input, mapped executable): judged
+ * as an exec of it by the selectors that name executables, with the task's name and session; an
+ * unnamed file (memfd) is not failed closed. Block only. The task's own executable is not judged: by
+ * inode for reads, by the file itself for mappings. Without a block that names executables
+ * (DEFEND_PF_EXEC_PATH_BLOCK), this costs two array lookups.
  */
-#define FMODE_READ 0x1
-#define FMODE_EXEC 0x20
-#define __FMODE_EXEC 0x20 /* in f_flags: exec's own opens (open_exec, uselib); open(2) cannot set it */
-static __always_inline int exec_read_gate(struct file *file)
+static __always_inline int judge_file_as_exec(struct file *file, __u32 hook, int self_by_inode)
 {
     __u32 gen;
     struct defend_policy *p = active_policy(&gen);
     if (!p || !(p->flags & DEFEND_PF_EXEC_PATH_BLOCK))
         return 0;
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
-    if ((void *)BPF_CORE_READ(cur, mm, exe_file, f_inode) == (void *)file->f_inode)
+    struct file *exe = BPF_CORE_READ(cur, mm, exe_file);
+    if ((void *)exe == (void *)file ||
+        (self_by_inode && (void *)BPF_CORE_READ(exe, f_inode) == (void *)BPF_CORE_READ(file, f_inode)))
         return 0;
     struct scratch *s = get_scratch();
     if (!s)
@@ -247,9 +244,19 @@ static __always_inline int exec_read_gate(struct file *file)
     decide_process(&v, s, DEFEND_OP_EXEC, cur, 0, file, 1);
     if (!(v.actions & DEFEND_ACTION_BLOCK))
         return 0;
-    return send_denied_exec(s, &v, DEFEND_HOOK_LSM_FILE_OPEN, cur, 0, NULL);
+    return send_denied_exec(s, &v, hook, cur, 0, NULL);
 }
 
+/*
+ * An executable read as a program's input is judged as an exec of it, by the selectors that name
+ * executables (as mmap_file judges an executable mapping): `sh /usr/local/bin/script`, `sh < script`,
+ * `python3 script`, and the read a copy needs (`cp`, `cat f > g`) would otherwise run, or carry
+ * away, what an exec block refuses (judge_file_as_exec). Files without an execute bit cannot be
+ * exec'd, so they are not judged; exec's own open (FMODE_EXEC) is bprm_check's.
+ */
+#define FMODE_READ 0x1
+#define FMODE_EXEC 0x20
+#define __FMODE_EXEC 0x20 /* in f_flags: exec's own opens (open_exec, uselib); open(2) cannot set it */
 SEC("lsm/file_open")
 int BPF_PROG(defend_file_open, struct file *file, int ret)
 {
@@ -267,7 +274,7 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
         return 0;
     /* a read of an executable (O_RDWR included), not exec's own open */
     if ((fmode & FMODE_READ) && !(fmode & FMODE_EXEC) && !(fflags & __FMODE_EXEC) && (md & S_IXUGO)) {
-        int rc = exec_read_gate(file);
+        int rc = judge_file_as_exec(file, DEFEND_HOOK_LSM_FILE_OPEN, 1);
         if (rc)
             return rc;
     }
@@ -765,9 +772,10 @@ int BPF_PROG(defend_bprm_check, struct linux_binprm *bprm, int ret)
 }
 
 /*
- * An executable mapping of a file judged as an exec of it by the selectors that name executables:
- * `/lib64/ld-linux-x86-64.so.2 /usr/local/bin/forbidden` maps the program without execve. The
- * program a task runs was judged by bprm_check already (its own mapping is skipped). Block only.
+ * An executable mapping of a file judged as an exec of it (judge_file_as_exec): `ld.so FILE` maps
+ * the program without execve (an executable FILE is refused at ld.so's read already; one without an
+ * execute bit is refused here). The program a task runs was judged by bprm_check (its own mapping is
+ * skipped).
  */
 #define PROT_EXEC 0x4
 SEC("lsm/mmap_file")
@@ -777,23 +785,7 @@ int BPF_PROG(defend_mmap_file, struct file *file, unsigned long reqprot, unsigne
         return ret;
     if (!file || !(prot & PROT_EXEC))
         return 0;
-    struct verdict probe = {};
-    __u64 m;
-    struct defend_policy *pp = policy_start(&probe, DEFEND_SECTION_PROCESS, DEFEND_OP_EXEC, bpf_get_current_cgroup_id(), &m);
-    if (!pp || !(m & ~pp->path_any_mask[DEFEND_SECTION_PROCESS]))
-        return 0;
-    struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
-    if ((void *)BPF_CORE_READ(cur, mm, exe_file) == (void *)file)
-        return 0;
-    struct scratch *s = get_scratch();
-    if (!s)
-        return 0;
-    load_comm(s, cur);
-    struct verdict v = {};
-    decide_process(&v, s, DEFEND_OP_EXEC, cur, 0, file, 1);
-    if (!(v.actions & DEFEND_ACTION_BLOCK))
-        return 0;
-    return send_denied_exec(s, &v, DEFEND_HOOK_LSM_MMAP_FILE, cur, 0, NULL);
+    return judge_file_as_exec(file, DEFEND_HOOK_LSM_MMAP_FILE, 0);
 }
 
 SEC("lsm/task_alloc")
