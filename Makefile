@@ -2,14 +2,14 @@
 #   make run   - install the missing build packages, build, start `defend run` with the default policy.
 #                Only ECS NDJSON goes to stdout (build output goes to stderr), so `make run | jq` works.
 #   make test  - install the missing build and test packages, build, run the whole test suite
-#                (host tests and QEMU kernel tests)
+#                (host tests, QEMU kernel tests, and the guest instruction-count cost guard)
 SWIFT ?= swift
 CONFIG ?= release
 # `make run` evaluates host processes too, so a machine without containers shows events at once;
 # `make run ARGS=` gives the D4C behaviour (containers only).
 ARGS ?= --scope all
 
-.PHONY: setup setup-test build run test test-host test-vm bench clean
+.PHONY: setup setup-test build run test test-host test-vm test-guard bench clean
 
 # Packages to build and run.
 setup:
@@ -35,7 +35,11 @@ test-host: setup-test
 test-vm: setup-test
 	bash tools/vm-test
 
-test: test-host test-vm
+# Guest instructions per file operation and per exec must not grow >10 % over the committed baseline.
+test-guard: setup-test
+	bash tools/vm-guard
+
+test: test-host test-vm test-guard
 
 bench: setup-test
 	bash tools/bench

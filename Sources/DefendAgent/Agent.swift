@@ -48,6 +48,8 @@ public final class Agent {
     let containers: ContainerState
     /// What other threads (the Kubernetes watcher) hand to the loop.
     let inbox = AgentInbox()
+    /// The ring-buffer reader of the current `run` (nil before it).
+    private(set) var drain: RecordDrain?
     let kubernetes: KubernetesWatcher?
     /// Loads edited policies off the event loop; nil with the built-in default policy.
     let reloader: PolicyReloader?
@@ -189,12 +191,20 @@ public final class Agent {
         publishSnapshot(phase: .running, nowBootNs: lastFlush, force: true)
         if configuration.heartbeatInterval > 0 { writeHeartbeat() }
         var status: Int32 = 0
+        // The ring is read on its own thread; this loop enriches, decides and writes behind it.
+        let drain = RecordDrain(sensor: sensor)
+        self.drain = drain
+        drain.start()
         while !SignalWatcher.stopRequested {
             do {
-                let n = try sensor.poll(timeoutMs: 100) { pipeline.handle($0) }
+                var n = 0
+                for batch in try drain.take(timeoutMs: 100) {
+                    for event in batch { pipeline.handle(event) }
+                    n += batch.count
+                }
                 drainInbox()
                 let now = BootClock.nowBootNs()
-                telemetry.lastDrainBootNs = now
+                telemetry.lastDrainBootNs = drain.lastPollBootNs.load(ordering: .relaxed)
                 publishSnapshot(phase: .running, nowBootNs: now)
                 if n == 0 || now &- lastFlush > 200_000_000 {
                     sink.flush()
@@ -233,8 +243,15 @@ public final class Agent {
             }
         }
         publishSnapshot(phase: .stopping, nowBootNs: BootClock.nowBootNs(), force: true)
-        // Drain what the kernel already queued, then flush everything.
+        // What the reader handed over, then what the kernel still holds, then flush everything.
+        drain.stop()
         var drained = 0
+        while let batches = try? drain.take(timeoutMs: 0), !batches.isEmpty {
+            for batch in batches {
+                for event in batch { pipeline.handle(event) }
+                drained += batch.count
+            }
+        }
         while drained < 1_000_000, let n = try? sensor.poll(timeoutMs: 0, handler: { pipeline.handle($0) }), n > 0 {
             drained += n
         }
@@ -278,6 +295,9 @@ public final class Agent {
             line += " k8s_failures=\(p.failures + k.namespaceStatistics.failures) k8s_dropped=\(UInt64(p.droppedOverCapacity) + inbox.dropped)"
         }
         line += " kernel_lost=\(loss.totalReserveFailures) decode_errors=\(loss.decodeErrors)"
+        if let d = drain?.statistics, d.backpressureWaits > 0 {
+            line += " ring_backpressure_waits=\(d.backpressureWaits) ring_backpressure_ms=\(Agent.ms(d.backpressureNs))"
+        }
         line += " output_written=\(out.documentsWritten) output_dropped=\(out.documentsDropped)"
         if configuration.output == .elasticsearch {
             line += " queued=\(out.documentsQueued) queue_bytes=\(out.queueBytes) dead_lettered=\(out.documentsDeadLettered)"

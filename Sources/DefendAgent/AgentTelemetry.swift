@@ -81,6 +81,13 @@ extension Agent {
         }
         s.losses.losses.append(AgentSnapshot.Loss(type: "any", reason: "consumer_behind", count: loss.streamDrops))
         s.losses.decodeErrors = loss.decodeErrors
+        if let d = drain {
+            let reader = d.statistics
+            s.losses.readerBackpressureWaits = reader.backpressureWaits
+            s.losses.readerBackpressureSeconds = Double(reader.backpressureNs) / 1e9
+            s.queues.append(AgentSnapshot.QueueDepth(name: "ring_reader_handoff_events", depth: UInt64(d.queuedEvents),
+                                                     capacity: UInt64(d.limitEvents)))
+        }
 
         let out = sink.statistics
         s.output.documentsSent = out.documentsWritten

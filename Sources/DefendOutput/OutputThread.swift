@@ -24,7 +24,7 @@ public protocol DocumentOutput: AnyObject, Sendable {
     var statistics: SinkStatistics { get }
 }
 
-/// The bounded hand-off between the event pipeline (the ring-buffer reader's thread) and an output
+/// The bounded hand-off between the event pipeline (the agent loop's thread) and an output
 /// on its own thread. The pipeline only copies bytes here; it never waits for I/O. When the
 /// hand-off holds `limitBytes`, further log documents are dropped (counted); alerts may use
 /// `alertReserveBytes` more, so log pressure never costs an alert.

@@ -83,6 +83,10 @@ public struct AgentSnapshot: Sendable, Hashable, Codable {
         public var losses: [Loss] = []
         /// Records user space could not decode.
         public var decodeErrors: UInt64 = 0
+        /// Times the ring-buffer reader found its hand-off to the loop full and waited (records then
+        /// wait in the kernel's ring; a full ring is counted in `losses`), and the seconds it waited.
+        public var readerBackpressureWaits: UInt64 = 0
+        public var readerBackpressureSeconds: Double = 0
         public init() {}
         public var total: UInt64 { losses.reduce(0) { $0 &+ $1.count } }
     }

@@ -44,6 +44,10 @@ public final class PrometheusExposition: Sendable {
                       ["type": loss.type, "reason": loss.reason], loss.count)
         }
         w.counter("decode_errors", "total", "Kernel records user space could not decode.", [:], s.losses.decodeErrors)
+        w.counter("ring_reader_backpressure_waits", "total", "Times the ring-buffer reader waited for the event loop (hand-off full).",
+                  [:], s.losses.readerBackpressureWaits)
+        w.counter("ring_reader_backpressure_seconds", "total", "Seconds the ring-buffer reader waited for the event loop.",
+                  [:], seconds: s.losses.readerBackpressureSeconds)
 
         for q in s.queues {
             w.gauge("queue_depth", "", "Items waiting in a bounded queue.", ["queue": q.name], Double(q.depth))

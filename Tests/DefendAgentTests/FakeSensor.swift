@@ -3,6 +3,7 @@ import DefendEvents
 import DefendKernel
 import DefendOutput
 import DefendPolicy
+import Synchronization
 @testable import DefendAgent
 
 /// A kernel sensor stand-in: records what the agent asks of the kernel and replays scripted records.
@@ -13,7 +14,12 @@ final class FakeSensor: KernelSensor {
     var applied: [KernelTables] = []
     var appliedMasks: [[UInt64: ContainerMasks]] = []
     var containers: [UInt64: ContainerMasks] = [:]
-    var pending: [KernelEvent] = []
+    /// Records the next poll returns. The agent polls on its reader thread, so this is locked.
+    var pending: [KernelEvent] {
+        get { pendingRecords.withLock { $0 } }
+        set { pendingRecords.withLock { $0 = newValue } }
+    }
+    private let pendingRecords = Mutex<[KernelEvent]>([])
     var failNextApply = false
     var closed = false
 
@@ -57,8 +63,10 @@ final class FakeSensor: KernelSensor {
     }
 
     func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int {
-        let batch = pending
-        pending = []
+        let batch = pendingRecords.withLock { p in
+            defer { p = [] }
+            return p
+        }
         batch.forEach(handler)
         if batch.isEmpty { SignalWatcher.requestStop() }
         return batch.count

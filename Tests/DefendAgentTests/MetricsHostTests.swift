@@ -131,6 +131,9 @@ import Testing
         #expect((after["process_resident_memory_bytes"] ?? 0) > Double(1 << 20))
         #expect((after["process_cpu_seconds_total"] ?? 0) > 0)
         #expect(after[#"defend_queue_depth{queue="kernel_ring_buffer_bytes"}"#] != nil)
+        // The ring reader's hand-off to the loop (its own thread) is reported, and waits are counted.
+        #expect(after[#"defend_queue_capacity{queue="ring_reader_handoff_events"}"#] == 65536)
+        #expect(after["defend_ring_reader_backpressure_waits_total"] != nil)
         // --bpf-stats: the kernel counted the exec program's runs.
         #expect(after["defend_bpf_stats_enabled"] == 1)
         #expect((after[#"defend_bpf_program_runs_total{program="defend_exec"}"#] ?? 0) >= 20)

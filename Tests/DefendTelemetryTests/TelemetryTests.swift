@@ -21,6 +21,8 @@ func sampleSnapshot(now: UInt64, ready: Bool = true, phase: AgentSnapshot.Phase 
     s.events.denialsByOperation = ["exec": 3]
     s.losses.losses = [AgentSnapshot.Loss(type: "exec", reason: "ring_buffer_full", count: 4)]
     s.losses.decodeErrors = 1
+    s.losses.readerBackpressureWaits = 6
+    s.losses.readerBackpressureSeconds = 0.25
     s.output.documentsSent = 11
     s.output.documentsDropped = 2
     s.queues = [AgentSnapshot.QueueDepth(name: "kernel_ring_buffer_bytes", depth: 100, capacity: 8 << 20)]
@@ -109,6 +111,8 @@ func series(_ text: String) -> [String: Double] {
         #expect(s[#"defend_denials_total{operation="exec"}"#] == 3)
         #expect(s[#"defend_kernel_records_lost_total{reason="ring_buffer_full",type="exec"}"#] == 4)
         #expect(s["defend_decode_errors_total"] == 1)
+        #expect(s["defend_ring_reader_backpressure_waits_total"] == 6)
+        #expect(s["defend_ring_reader_backpressure_seconds_total"] == 0.25)
         #expect(s[#"defend_queue_depth{queue="kernel_ring_buffer_bytes"}"#] == 100)
         #expect(s["defend_output_documents_sent_total"] == 11)
         #expect(s["defend_output_documents_dropped_total"] == 2)
