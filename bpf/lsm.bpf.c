@@ -7,14 +7,6 @@
  */
 #include "defend_common.h"
 
-/* O_TRUNC opens already decided by file_open: the following path_truncate (6.1) is skipped. */
-struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 4096);
-    __type(key, __u64);   /* pid_tgid */
-    __type(value, __u64); /* inode number */
-} trunc_seen SEC(".maps");
-
 static __always_inline int is_regular(__u32 mode)
 {
     return (mode & S_IFMT) == S_IFREG;
@@ -60,6 +52,7 @@ struct file_op {
     struct file_side o;   /* rename/link source; o.dentry NULL when none */
     __u32 evaluated;      /* out: the operation was in the policy's scope and fully decided */
     __u32 truncate_dedup; /* path_truncate: skip when the same O_TRUNC open was decided */
+    __u64 inode;          /* path_truncate: the inode (struct inode *) for that check */
 };
 
 static __always_inline __u64 ops_mask(struct defend_policy *p, __u32 ops)
@@ -104,14 +97,30 @@ static __always_inline __u64 side_start(struct defend_policy *p, struct file_sid
     return m & volume_mask(p, sd->mnt, root_mnt, vflags);
 }
 
-/* The O_TRUNC open of this inode by this task was decided already (and forget it). */
-static __always_inline int truncate_already_decided(__u64 ino)
+/*
+ * O_TRUNC opens decided by file_open, so that the path_truncate that follows (up to 6.1) neither reports
+ * the open a second time nor pays for a second decision. The mark is per CPU (scratch: no map update and
+ * delete, which cost about 2,000 instructions per open): a task that moved to another CPU between the two
+ * hooks, or whose mark another task's open replaced, is simply decided again (a second record, never a
+ * missed one). A mark left by an open whose truncate never came can only spare a later truncate of the
+ * same inode by the same task, which that open's decision (modify, allowed) already covered.
+ */
+static __always_inline void mark_truncating_open(struct inode *inode)
 {
-    __u64 id = bpf_get_current_pid_tgid();
-    __u64 *seen = bpf_map_lookup_elem(&trunc_seen, &id);
-    if (!seen || *seen != ino)
+    struct scratch *s = get_scratch();
+    if (!s)
+        return;
+    s->trunc_task = bpf_get_current_pid_tgid();
+    s->trunc_inode = (__u64)inode;
+}
+
+/* The O_TRUNC open of this inode by this task was decided already (and forget it). */
+static __always_inline int truncate_already_decided(__u64 inode)
+{
+    struct scratch *s = get_scratch();
+    if (!s || s->trunc_inode != inode || s->trunc_task != bpf_get_current_pid_tgid())
         return 0;
-    bpf_map_delete_elem(&trunc_seen, &id);
+    s->trunc_inode = 0;
     return 1;
 }
 
@@ -160,7 +169,7 @@ static __always_inline int file_decide(struct file_op *f)
     if (!m0 && !m1)
         return 0; /* read opens, operations no selector takes */
     /* Only operations in scope pay for the de-duplication lookup. */
-    if (f->truncate_dedup && truncate_already_decided(f->ino))
+    if (f->truncate_dedup && truncate_already_decided(f->inode))
         return 0;
     f->evaluated = 1;
     struct scratch *s = get_scratch();
@@ -294,10 +303,8 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
      * 6.2 it goes to the file_truncate hook instead, so there is nothing to de-duplicate. An open
      * that was decided (in scope) is remembered so the truncate that follows neither reports it a
      * second time nor pays for a second decision; out-of-scope opens stay free of map writes. */
-    if (f.evaluated && verdict == 0 && (fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate)) {
-        __u64 id = bpf_get_current_pid_tgid();
-        bpf_map_update_elem(&trunc_seen, &id, &f.ino, BPF_ANY);
-    }
+    if (f.evaluated && verdict == 0 && (fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate))
+        mark_truncating_open(inode);
     return verdict;
 }
 
@@ -321,6 +328,7 @@ int BPF_PROG(defend_path_truncate, const struct path *path, int ret)
         .ino = ino,
         .t = { .mnt = path->mnt, .dentry = d },
         .truncate_dedup = 1, /* the O_TRUNC open that led here may have been decided by file_open */
+        .inode = (__u64)inode,
     };
     return file_decide(&f);
 }

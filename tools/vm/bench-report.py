@@ -11,7 +11,7 @@ else:
     clock = "2 vCPUs, real time: noisy under TCG, read the spread"
 print("bench-vm: QEMU/TCG guest (%s); %s rounds of %s open/write/close and %s spawn+exec of busybox true, "
       "in a container cgroup; medians over rounds" % (clock, rounds, file_ops, execs))
-configs = ["none", "default", "policy64"]
+configs = ["none", "default", "policy64", "policy2000"]
 targets = {"file": 3.0, "exec": 2.0}
 metrics = [("ns_per_op", "elapsed per op (on 1 vCPU this includes the agent's own processing)"),
            ("cpu_ns_per_op", "workload CPU per op (user+sys incl. in-kernel BPF hooks; excludes the agent; "
@@ -38,6 +38,14 @@ for metric, title in metrics:
                 note = "  target <= %.0f%%: %s" % (targets[kind], "met" if over <= targets[kind] else "NOT met")
             print("  %-5s %-9s %9.2f us/op  (%s)  ratio %.3f  overhead %+.1f%%%s"
                   % (kind, cfg, med / 1000, spread, ratio, over, note))
+# The path-matching cost must not grow with the number of path values: 2,000 values against 155.
+for kind in ("file", "exec"):
+    v = {cfg: statistics.median([int(r["ns_per_op"]) for r in rows if r.get("config") == cfg
+                                 and r.get("kind") == kind and "ns_per_op" in r] or [0])
+         for cfg in ("none", "policy64", "policy2000")}
+    if v["none"] and v["policy64"] > v["none"]:
+        grow = (v["policy2000"] - v["none"]) / (v["policy64"] - v["none"])
+        print("  %-5s agent's cost with 2,000 path values vs 155: x%.3f (target: does not grow)" % (kind, grow))
 for cfg in configs[1:]:
     docs = [int(r["documents"]) for r in rows if r.get("config") == cfg and "documents" in r]
     if docs:

@@ -19,7 +19,7 @@ import statistics
 import sys
 
 LIMIT = 0.10
-CONFIGS = ("default", "policy64")
+CONFIGS = ("default", "policy64", "policy2000")
 KINDS = ("file", "exec")
 
 
