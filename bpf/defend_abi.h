@@ -215,6 +215,15 @@ struct defend_response {
 #define DEFEND_PF_EXEC_PATH_BLOCK (1u << 2)   /* a process response blocks and matches a selector that names
                                                  executables: reads of files are judged as execs (file_open) */
 
+/* defend_policy.path_filter: 32,768 bits; the bit of a key is the top 15 bits of its hash mixed with its
+ * length and (section << 8 | kind). Userspace (Sources/DefendKernel/KernelPolicyImage.swift) computes the
+ * same bits. */
+#define DEFEND_PATH_FILTER_BITS 32768
+#define DEFEND_FILTER_MIX_LEN 0x9E3779B97F4A7C15ULL
+#define DEFEND_FILTER_MIX_KIND 0xC2B2AE3D27D4EB4FULL
+#define DEFEND_PATH_FILTER_BIT(hash, len, section_kind) \
+    ((__u32)(((hash) + (__u64)(len) * DEFEND_FILTER_MIX_LEN + (__u64)(section_kind) * DEFEND_FILTER_MIX_KIND) >> 49))
+
 /* Value of the `policy` ARRAY map, index = generation. */
 struct defend_policy {
     __u32 flags;
@@ -229,6 +238,10 @@ struct defend_policy {
     __u64 host_mask[DEFEND_SECTION_COUNT];  /* container-condition mask for tasks outside containers (0 = not evaluated) */
     __u64 unknown_container_mask[DEFEND_SECTION_COUNT]; /* for containers not described yet */
     struct defend_response responses[DEFEND_SECTION_COUNT][DEFEND_MAX_RULES];
+    /* One bit per policy_paths key of this generation (DEFEND_PATH_FILTER_BIT): a clear bit means no
+     * such key, so the lookup is skipped. A set bit only lets the lookup happen, which still checks the
+     * stored string: the filter saves the misses (most path components) and can never make a match. */
+    __u64 path_filter[DEFEND_PATH_FILTER_BITS / 64];
 };
 
 /* Value of the `policy_state` ARRAY map, index 0. */

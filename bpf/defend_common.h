@@ -506,6 +506,13 @@ static __always_inline __u32 resolve_file(struct scratch *s, int slot, struct fi
  */
 __attribute__((noinline)) __u64 defend_lookup(__u64 hash, __u32 gen, __u32 len, __u32 section_kind, __u32 slot)
 {
+    __u32 g = gen & 1;
+    struct defend_policy *p = bpf_map_lookup_elem(&policy, &g);
+    if (p) { /* no key with this bit: skip the hash lookup (an array lookup and a bit test instead) */
+        __u32 bit = DEFEND_PATH_FILTER_BIT(hash, len, section_kind);
+        if (!(p->path_filter[(bit >> 6) & (DEFEND_PATH_FILTER_BITS / 64 - 1)] & (1ULL << (bit & 63))))
+            return 0;
+    }
     struct defend_path_key k = {
         .hash = hash, .generation = gen, .len = len, .section = section_kind >> 8, .kind = section_kind & 0xff,
     };

@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include "../../bpf/defend_abi.h"
 
+/* DEFEND_PATH_FILTER_BIT as the BPF programs compute it, for the test that Swift agrees with C. */
+static inline __u32 defend_path_filter_bit(__u64 hash, __u32 len, __u32 section_kind) {
+    return DEFEND_PATH_FILTER_BIT(hash, len, section_kind);
+}
+
 /* libbpf's print callback takes a va_list, which Swift cannot handle: format the line here. */
 typedef void (*defend_libbpf_log_fn)(int level, const char *line);
 /* A function-local static: Swift's importer does not emit storage for a file-scope static. */

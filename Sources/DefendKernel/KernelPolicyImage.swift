@@ -72,6 +72,30 @@ struct KernelPolicyImage {
                 paths.append((key, value))
             }
         }
+        let words = Int(DEFEND_PATH_FILTER_BITS) / 64
+        withUnsafeMutableBytes(of: &policy.path_filter) { b in
+            precondition(b.count == words * 8, "path_filter size disagrees with DEFEND_PATH_FILTER_BITS")
+            for entry in paths {
+                let bit = KernelPolicyImage.filterBit(entry.key)
+                let offset = (bit >> 6) * 8
+                b.storeBytes(of: b.load(fromByteOffset: offset, as: UInt64.self) | 1 << UInt64(bit & 63),
+                             toByteOffset: offset, as: UInt64.self)
+            }
+        }
+    }
+
+    /// `DEFEND_PATH_FILTER_BIT` of defend_abi.h: the `path_filter` bit of a `policy_paths` key.
+    static func filterBit(_ key: defend_path_key) -> Int {
+        let sectionKind = UInt64(key.section) << 8 | UInt64(key.kind)
+        let mixed = key.hash &+ UInt64(key.len) &* DEFEND_FILTER_MIX_LEN &+ sectionKind &* DEFEND_FILTER_MIX_KIND
+        return Int(mixed >> 49)
+    }
+
+    /// Whether `bit` of the policy's `path_filter` is set.
+    func filterHas(_ bit: Int) -> Bool {
+        withUnsafeBytes(of: policy.path_filter) { b in
+            b.load(fromByteOffset: (bit >> 6) * 8, as: UInt64.self) & (1 << UInt64(bit & 63)) != 0
+        }
     }
 
     private struct EntryID: Hashable {

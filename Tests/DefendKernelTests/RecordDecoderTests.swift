@@ -165,6 +165,26 @@ struct RecordDecoderTests {
         #expect(etc.key.len == 4 && etc.key.generation == 1 && etc.key.section == 0)
         #expect(etc.value.mask == 5)
         #expect(etc.value.str.0 == UInt8(ascii: "/") && etc.value.str.4 == 0)
+        // every key's filter bit is set, and nothing else
+        let bits = Set(image.paths.map { KernelPolicyImage.filterBit($0.key) })
+        for bit in bits { #expect(image.filterHas(bit)) }
+        let set = (0..<Int(DEFEND_PATH_FILTER_BITS)).filter { image.filterHas($0) }
+        #expect(set.count == bits.count)
+    }
+
+    /// DEFEND_PATH_FILTER_BIT: Swift picks the bit the C macro (the BPF programs' formula) picks.
+    @Test func pathFilterBitAgreesWithTheCMacro() {
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<2000 {
+            var key = defend_path_key()
+            key.hash = i == 0 ? FNV1a.hash("/etc".utf8) : rng.next()
+            key.len = UInt16.random(in: 0..<512, using: &rng)
+            key.section = UInt8.random(in: 0...1, using: &rng)
+            key.kind = UInt8.random(in: 0...4, using: &rng)
+            let c = defend_path_filter_bit(key.hash, UInt32(key.len), UInt32(key.section) << 8 | UInt32(key.kind))
+            #expect(KernelPolicyImage.filterBit(key) == Int(c))
+            #expect(Int(c) < Int(DEFEND_PATH_FILTER_BITS))
+        }
     }
 
     @Test func policyImageRejectsOversizedEntries() {
