@@ -86,15 +86,11 @@ static __always_inline __u64 volume_mask(struct defend_policy *p, struct vfsmoun
     return p->volume_ok_mask;
 }
 
-/* Selectors a side can match before its path is looked at. */
-static __always_inline __u64 side_start(struct defend_policy *p, struct file_side *sd, __u64 cmask,
-                                        struct vfsmount *root_mnt, __u32 *vflags)
+/* Selectors a side's operations and container can match (before its mount and path are looked at). */
+static __always_inline __u64 side_ops(struct defend_policy *p, struct file_side *sd, __u64 cmask)
 {
     __u64 any = p->path_any_mask[DEFEND_SECTION_FILE];
-    __u64 m = (ops_mask(p, sd->ops) | (ops_mask(p, sd->path_ops) & ~any)) & cmask;
-    if (!m)
-        return 0;
-    return m & volume_mask(p, sd->mnt, root_mnt, vflags);
+    return (ops_mask(p, sd->ops) | (ops_mask(p, sd->path_ops) & ~any)) & cmask;
 }
 
 /*
@@ -155,19 +151,31 @@ static __always_inline int send_denied_exec(struct scratch *s, struct verdict *v
 static __always_inline int file_decide(struct file_op *f)
 {
     struct verdict v = {};
-    __u64 cmask;
-    struct defend_policy *p = policy_base(&v, DEFEND_SECTION_FILE, bpf_get_current_cgroup_id(), &cmask);
-    if (!p || !cmask)
-        return 0; /* the common case: nothing in scope (host with scope containers...) */
     if (!f->t.ops)
         f->t.ops = OPB(f->op);
+    /* Operations no selector of the policy in force takes (most opens for write, with the default
+     * policy) stop here, before the task's cgroup and container are looked up. */
+    __u32 gen0;
+    struct defend_policy *p = active_policy(&gen0);
+    if (!p || !(side_ops(p, &f->t, ~0ULL) | (f->o.dentry ? side_ops(p, &f->o, ~0ULL) : 0)))
+        return 0;
+    __u64 cmask;
+    p = policy_base(&v, DEFEND_SECTION_FILE, bpf_get_current_cgroup_id(), &cmask);
+    if (!p || !cmask)
+        return 0; /* nothing in scope (host with scope containers...) */
+    __u64 m0 = side_ops(p, &f->t, cmask);
+    __u64 m1 = f->o.dentry ? side_ops(p, &f->o, cmask) : 0;
+    if (!m0 && !m1)
+        return 0; /* read opens, operations no selector takes: no task or mount is read */
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
     struct vfsmount *root_mnt = BPF_CORE_READ(cur, fs, root.mnt);
     __u32 vflags = 0, oflags = 0;
-    __u64 m0 = side_start(p, &f->t, cmask, root_mnt, &vflags);
-    __u64 m1 = f->o.dentry ? side_start(p, &f->o, cmask, root_mnt, &oflags) : 0;
+    if (m0)
+        m0 &= volume_mask(p, f->t.mnt, root_mnt, &vflags);
+    if (m1)
+        m1 &= volume_mask(p, f->o.mnt, root_mnt, &oflags);
     if (!m0 && !m1)
-        return 0; /* read opens, operations no selector takes */
+        return 0;
     /* Only operations in scope pay for the de-duplication lookup. */
     if (f->truncate_dedup && truncate_already_decided(f->inode))
         return 0;
