@@ -166,7 +166,7 @@ static __always_inline int file_decide(struct file_op *f)
     __u64 m0 = side_ops(p, &f->t, cmask);
     __u64 m1 = f->o.dentry ? side_ops(p, &f->o, cmask) : 0;
     if (!m0 && !m1)
-        return 0; /* read opens, operations no selector takes: no task or mount is read */
+        return 0; /* no selector that takes the operation applies to this task's container */
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
     struct vfsmount *root_mnt = BPF_CORE_READ(cur, fs, root.mnt);
     __u32 vflags = 0, oflags = 0;
@@ -310,7 +310,7 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
     /* Up to 6.1 an O_TRUNC open continues into security_path_truncate (handle_truncate); since
      * 6.2 it goes to the file_truncate hook instead, so there is nothing to de-duplicate. An open
      * that was decided (in scope) is remembered so the truncate that follows neither reports it a
-     * second time nor pays for a second decision; out-of-scope opens stay free of map writes. */
+     * second time nor pays for a second decision (a per-CPU mark, mark_truncating_open). */
     if (f.evaluated && verdict == 0 && (fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate))
         mark_truncating_open(inode);
     return verdict;

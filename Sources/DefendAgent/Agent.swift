@@ -188,23 +188,18 @@ public final class Agent {
         var lastHeartbeat = lastFlush
         var lastSweep = lastFlush
         telemetry.lastDrainBootNs = lastFlush
-        publishSnapshot(phase: .running, nowBootNs: lastFlush, force: true)
-        if configuration.heartbeatInterval > 0 { writeHeartbeat() }
-        var status: Int32 = 0
         // The ring is read on its own thread; this loop enriches, decides and writes behind it.
         let drain = RecordDrain(sensor: sensor)
         self.drain = drain
         drain.start()
+        publishSnapshot(phase: .running, nowBootNs: lastFlush, force: true)
+        if configuration.heartbeatInterval > 0 { writeHeartbeat() }
+        var status: Int32 = 0
         while !SignalWatcher.stopRequested {
             do {
-                var n = 0
-                for batch in try drain.take(timeoutMs: 100) {
-                    for event in batch { pipeline.handle(event) }
-                    n += batch.count
-                }
+                let n = handle(try drain.take(timeoutMs: 100))
                 drainInbox()
                 let now = BootClock.nowBootNs()
-                telemetry.lastDrainBootNs = drain.lastPollBootNs.load(ordering: .relaxed)
                 publishSnapshot(phase: .running, nowBootNs: now)
                 if n == 0 || now &- lastFlush > 200_000_000 {
                     sink.flush()
@@ -246,12 +241,7 @@ public final class Agent {
         // What the reader handed over, then what the kernel still holds, then flush everything.
         drain.stop()
         var drained = 0
-        while let batches = try? drain.take(timeoutMs: 0), !batches.isEmpty {
-            for batch in batches {
-                for event in batch { pipeline.handle(event) }
-                drained += batch.count
-            }
-        }
+        while let batches = try? drain.take(timeoutMs: 0), !batches.isEmpty { drained += handle(batches) }
         while drained < 1_000_000, let n = try? sensor.poll(timeoutMs: 0, handler: { pipeline.handle($0) }), n > 0 {
             drained += n
         }
@@ -269,6 +259,16 @@ public final class Agent {
         }
         if telemetry.bpfStatsFD >= 0 { close(telemetry.bpfStatsFD) }
         return status
+    }
+
+    /// Runs the reader's batches through the pipeline; returns how many events they held.
+    private func handle(_ batches: [[KernelEvent]]) -> Int {
+        var n = 0
+        for batch in batches {
+            for event in batch { pipeline.handle(event) }
+            n += batch.count
+        }
+        return n
     }
 
     /// One line with every counter a user needs to trust the stream (nothing lost silently).

@@ -14,6 +14,7 @@ struct AgentTelemetryState {
     var reloads: UInt64 = 0
     var reloadFailures: UInt64 = 0
     var lastReloadError: String?
+    /// Before the ring reader runs (see `snapshot`): when the loop started.
     var lastDrainBootNs: UInt64 = 0
     var lastPublishBootNs: UInt64 = 0
     /// BPF_ENABLE_STATS descriptor held while `--bpf-stats` is on (-1: not held).
@@ -41,7 +42,8 @@ extension Agent {
     func snapshot(phase: AgentSnapshot.Phase, nowBootNs: UInt64) -> AgentSnapshot {
         var s = AgentSnapshot()
         s.publishedBootNs = nowBootNs
-        s.lastDrainBootNs = telemetry.lastDrainBootNs
+        // The ring reader's last poll once it runs (before: the loop's start).
+        s.lastDrainBootNs = drain?.lastPollBootNs.load(ordering: .relaxed) ?? telemetry.lastDrainBootNs
         s.startedUnixSeconds = telemetry.startedUnixSeconds
         s.version = defendVersion
         s.agentID = telemetry.agentID

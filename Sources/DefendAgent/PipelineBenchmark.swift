@@ -40,8 +40,9 @@ public final class PipelineBenchmarkHarness {
     public var lateRegistrations: UInt64 { containers.statistics.lateRegistrations }
 }
 
-/// A kernel sensor with no kernel: accepts every map write, never has records.
-final class NullKernelSensor: KernelSensor {
+/// A kernel sensor with no kernel: accepts every map write, never has records (tests subclass it to
+/// script records).
+class NullKernelSensor: KernelSensor {
     let activeGeneration: UInt32
     init(generation: UInt32) { activeGeneration = generation }
     var capabilitySummary: String { "none (benchmark)" }

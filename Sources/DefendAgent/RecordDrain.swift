@@ -15,7 +15,7 @@ import Synchronization
 /// The hand-off is bounded (`limitEvents`). When it is full the reader waits for the loop, and the
 /// records stay in the kernel's ring: that is the back-pressure, and a ring that then fills is counted
 /// by the kernel per record type (`kernel_records_lost_total`). Nothing is dropped here; the waits
-/// and their time are counted (`ring_drain_backpressure_*`).
+/// and their time are counted (`ring_reader_backpressure_*`).
 final class RecordDrain: @unchecked Sendable {
     struct Statistics: Sendable, Equatable {
         /// Times the reader found the hand-off full and waited for the loop.

@@ -7,11 +7,8 @@ import Testing
 @testable import DefendAgent
 
 /// A ring stand-in for the reader thread: each poll returns the next scripted batch (or waits out
-/// its timeout when the script is empty), and counts the polls.
-final class ScriptedRing: KernelSensor, @unchecked Sendable {
-    var capabilitySummary = "scripted ring"
-    var blockingEnforced = false
-    var activeGeneration: UInt32 = 0
+/// its timeout when the script is empty), and counts the polls. Map writes are the null sensor's.
+final class ScriptedRing: NullKernelSensor, @unchecked Sendable {
     private let script: Mutex<[[KernelEvent]]>
     private let failure: SensorError?
     let polls = Atomic<Int>(0)
@@ -19,9 +16,10 @@ final class ScriptedRing: KernelSensor, @unchecked Sendable {
     init(_ batches: [[KernelEvent]], failWhenEmpty: SensorError? = nil) {
         script = Mutex(batches)
         failure = failWhenEmpty
+        super.init(generation: 0)
     }
 
-    func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int {
+    override func poll(timeoutMs: Int32, handler: (KernelEvent) -> Void) throws(SensorError) -> Int {
         polls.add(1, ordering: .relaxed)
         let next: [KernelEvent]? = script.withLock { s in s.isEmpty ? nil : s.removeFirst() }
         guard let next else {
@@ -32,16 +30,6 @@ final class ScriptedRing: KernelSensor, @unchecked Sendable {
         next.forEach(handler)
         return next.count
     }
-
-    func apply(_ tables: KernelTables, containerMasks: [UInt64: ContainerMasks]) throws(SensorError) {}
-    func setContainer(cgroupID: UInt64, masks: ContainerMasks) throws(SensorError) {}
-    func removeContainer(cgroupID: UInt64) throws(SensorError) {}
-    func setContainerParent(cgroupID: UInt64) throws(SensorError) {}
-    func removeContainerParent(cgroupID: UInt64) throws(SensorError) {}
-    func setVolumeMount(_ key: VolumeMountKey, kind: VolumeKind) throws(SensorError) {}
-    func removeVolumeMount(_ key: VolumeMountKey) throws(SensorError) {}
-    func lossCounters() -> LossCounters { LossCounters() }
-    func close() {}
 }
 
 @Suite struct RecordDrainTests {
@@ -52,6 +40,12 @@ final class ScriptedRing: KernelSensor, @unchecked Sendable {
 
     static func ids(_ batches: [[KernelEvent]]) -> [Int] {
         batches.flatMap { $0 }.map { Int($0.bootTimeNs) }
+    }
+
+    /// Waits until `condition` holds, at most 10 s (the test then fails on what it expects).
+    static func wait(until condition: () -> Bool) {
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while !condition(), Date() < deadline { usleep(1000) }
     }
 
     /// Takes until `count` events arrived (or 10 s passed: then the test fails on the count).
@@ -82,8 +76,7 @@ final class ScriptedRing: KernelSensor, @unchecked Sendable {
         let drain = RecordDrain(sensor: ring, limitEvents: 1000, batchEvents: 64, pollTimeoutMs: 5)
         drain.start()
         // The loop takes nothing until the reader has polled past the script.
-        let deadline = Date(timeIntervalSinceNow: 10)
-        while ring.polls.load(ordering: .relaxed) < 25, Date() < deadline { usleep(1000) }
+        Self.wait { ring.polls.load(ordering: .relaxed) >= 25 }
         #expect(ring.polls.load(ordering: .relaxed) >= 25)
         #expect(drain.queuedEvents == 20)
         drain.stop()
@@ -97,8 +90,7 @@ final class ScriptedRing: KernelSensor, @unchecked Sendable {
         let drain = RecordDrain(sensor: ring, limitEvents: 8, batchEvents: 4, pollTimeoutMs: 5)
         drain.start()
         // With the loop not taking, the reader stops after two batches (8 events) and waits.
-        let deadline = Date(timeIntervalSinceNow: 10)
-        while drain.statistics.backpressureWaits == 0, Date() < deadline { usleep(1000) }
+        Self.wait { drain.statistics.backpressureWaits > 0 }
         #expect(drain.statistics.backpressureWaits == 1)
         #expect(drain.queuedEvents == 8)
         let pollsWhileFull = ring.polls.load(ordering: .relaxed)
@@ -132,8 +124,7 @@ final class ScriptedRing: KernelSensor, @unchecked Sendable {
         let ring = ScriptedRing((0..<10).map { i in (0..<4).map { Self.event(i * 4 + $0) } })
         let drain = RecordDrain(sensor: ring, limitEvents: 4, batchEvents: 4, pollTimeoutMs: 5)
         drain.start()
-        let deadline = Date(timeIntervalSinceNow: 10)
-        while drain.statistics.backpressureWaits == 0, Date() < deadline { usleep(1000) }
+        Self.wait { drain.statistics.backpressureWaits > 0 }
         drain.stop()
         var got = Self.ids(try drain.take(timeoutMs: 0))
         #expect(got == Array(0..<8), "the queued batch and the one the reader held")
