@@ -107,8 +107,10 @@ struct scratch {
     char name[16];                   /* process name for NAME lookups, zero padded */
     __u64 arg_mnt;                   /* defend_resolve's arguments (global functions take scalars) */
     __u64 arg_dentry;
-    __u64 trunc_task;                /* the last O_TRUNC open file_open decided on this CPU (lsm.bpf.c): */
-    __u64 trunc_inode;               /* its task (pid_tgid) and inode */
+    __u64 trunc_task;                /* the last O_TRUNC open file_open decided on this CPU (lsm.bpf.c, */
+    __u64 trunc_path;                /* mark_truncating_open): its task (pid_tgid), &file->f_path, */
+    __u64 trunc_dentry;              /* dentry, and generation << 32 | operation */
+    __u64 trunc_gen_op;
 };
 
 struct {
@@ -698,14 +700,13 @@ static __always_inline int telemetry_verdict(struct verdict *v, struct task_stru
 }
 
 /*
- * First stage, shared by every hook: active generation, telemetry flag and
- * opMask[op] & containerMask. Returns the policy (NULL when nothing can match) and the
- * starting selector mask; the caller stops early on 0.
+ * First stage, shared by every hook, on the policy in force `p` of generation `gen` (active_policy):
+ * telemetry flag and the task's container mask for `section`. Returns the policy (NULL when nothing
+ * can match) and the mask of the selectors whose container conditions the task meets.
  */
-static __always_inline struct defend_policy *policy_base(struct verdict *v, __u32 section, __u64 cgid, __u64 *cmask_out)
+static __always_inline struct defend_policy *policy_scope(struct verdict *v, struct defend_policy *p, __u32 gen,
+                                                          __u32 section, __u64 cgid, __u64 *cmask_out)
 {
-    __u32 gen;
-    struct defend_policy *p = active_policy(&gen);
     v->gen = gen;
     *cmask_out = 0;
     if (!p)
@@ -723,24 +724,14 @@ static __always_inline struct defend_policy *policy_base(struct verdict *v, __u3
     return p;
 }
 
+/* policy_scope on the policy in force, narrowed to the selectors that take `op`. */
 static __always_inline struct defend_policy *policy_start(struct verdict *v, __u32 section, __u32 op, __u64 cgid, __u64 *m)
 {
     __u32 gen;
-    struct defend_policy *p = active_policy(&gen);
-    v->gen = gen;
-    *m = 0;
-    if (!p)
-        return NULL;
-    v->telemetry = (p->flags & DEFEND_PF_PROCESS_TELEMETRY) != 0;
-    struct defend_container *c = bpf_map_lookup_elem(&containers, &cgid);
     __u64 cmask;
-    if (c) {
-        v->flags |= DEFEND_F_IN_CONTAINER;
-        cmask = c->mask[bit01(gen)][bit01(section)];
-    } else {
-        cmask = p->host_mask[bit01(section)];
-    }
-    if (!(p->flags & DEFEND_PF_LOADED) || op >= DEFEND_OP_COUNT)
+    struct defend_policy *p = policy_scope(v, active_policy(&gen), gen, section, cgid, &cmask);
+    *m = 0;
+    if (!p || op >= DEFEND_OP_COUNT)
         return NULL;
     *m = p->op_mask[op] & cmask;
     return *m ? p : NULL;

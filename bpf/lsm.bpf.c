@@ -51,8 +51,8 @@ struct file_op {
     struct file_side t;   /* target (new name for rename/link); t.ops = 0 means OPB(op) */
     struct file_side o;   /* rename/link source; o.dentry NULL when none */
     __u32 evaluated;      /* out: the operation was in the policy's scope and fully decided */
-    __u32 truncate_dedup; /* path_truncate: skip when the same O_TRUNC open was decided */
-    __u64 inode;          /* path_truncate: the inode (struct inode *) for that check */
+    __u32 gen;            /* out: the generation it was decided on */
+    __u64 truncate_path;  /* path_truncate: its struct path *, to skip the O_TRUNC open file_open decided */
 };
 
 static __always_inline __u64 ops_mask(struct defend_policy *p, __u32 ops)
@@ -69,7 +69,7 @@ static __always_inline __u64 ops_mask(struct defend_policy *p, __u32 ops)
  * mount is the kind `volume_mounts` holds for its root, and no volume when its root is not there. */
 static __always_inline __u64 volume_mask(struct defend_policy *p, struct vfsmount *mnt, struct vfsmount *root_mnt,
                                          __u32 *vflags)
-{
+{ /* vflags may be NULL (a rename's source: its volume is not reported) */
     if (mnt == root_mnt || !mnt)
         return ~0ULL;
     struct defend_mount_key k = {};
@@ -78,9 +78,11 @@ static __always_inline __u64 volume_mask(struct defend_policy *p, struct vfsmoun
     __u32 *kind = bpf_map_lookup_elem(&volume_mounts, &k);
     if (!kind)
         return ~0ULL;
-    *vflags |= DEFEND_F_IN_VOLUME_MOUNT;
+    if (vflags)
+        *vflags |= DEFEND_F_IN_VOLUME_MOUNT;
     if (*kind == DEFEND_VOLUME_FILE) {
-        *vflags |= DEFEND_F_FILE_MOUNT;
+        if (vflags)
+            *vflags |= DEFEND_F_FILE_MOUNT;
         return p->file_mount_ok_mask;
     }
     return p->volume_ok_mask;
@@ -98,25 +100,32 @@ static __always_inline __u64 side_ops(struct defend_policy *p, struct file_side 
  * the open a second time nor pays for a second decision. The mark is per CPU (scratch: no map update and
  * delete, which cost about 2,000 instructions per open): a task that moved to another CPU between the two
  * hooks, or whose mark another task's open replaced, is simply decided again (a second record, never a
- * missed one). A mark left by an open whose truncate never came can only spare a later truncate of the
- * same inode by the same task, which that open's decision (modify, allowed) already covered.
+ * missed one). handle_truncate passes the open file's own f_path, so the mark is that address, with the
+ * dentry, task, operation and policy generation that were decided: a truncate(2) (its path is on the
+ * stack) never matches. A mark whose truncate never came (the open failed between the hooks, so the file
+ * was freed) can only spare an ftruncate of a later file at the same address, of the same name, by the
+ * same task, for the same operation under the same policy: a decision that later file's own open for
+ * write repeated.
  */
-static __always_inline void mark_truncating_open(struct inode *inode)
+static __always_inline void mark_truncating_open(struct file *file, struct file_op *f)
 {
     struct scratch *s = get_scratch();
     if (!s)
         return;
     s->trunc_task = bpf_get_current_pid_tgid();
-    s->trunc_inode = (__u64)inode;
+    s->trunc_path = (__u64)&file->f_path;
+    s->trunc_dentry = (__u64)f->t.dentry;
+    s->trunc_gen_op = ((__u64)f->gen << 32) | f->op;
 }
 
-/* The O_TRUNC open of this inode by this task was decided already (and forget it). */
-static __always_inline int truncate_already_decided(__u64 inode)
+/* The O_TRUNC open that led to this truncate was decided already (and forget it). */
+static __always_inline int truncate_already_decided(struct file_op *f, __u32 gen)
 {
     struct scratch *s = get_scratch();
-    if (!s || s->trunc_inode != inode || s->trunc_task != bpf_get_current_pid_tgid())
+    if (!s || !s->trunc_path || s->trunc_path != f->truncate_path || s->trunc_dentry != (__u64)f->t.dentry ||
+        s->trunc_task != bpf_get_current_pid_tgid() || s->trunc_gen_op != (((__u64)gen << 32) | f->op))
         return 0;
-    s->trunc_inode = 0;
+    s->trunc_path = 0;
     return 1;
 }
 
@@ -155,31 +164,36 @@ static __always_inline int file_decide(struct file_op *f)
         f->t.ops = OPB(f->op);
     /* Operations no selector of the policy in force takes (most opens for write, with the default
      * policy) stop here, before the task's cgroup and container are looked up. */
-    __u32 gen0;
-    struct defend_policy *p = active_policy(&gen0);
-    if (!p || !(side_ops(p, &f->t, ~0ULL) | (f->o.dentry ? side_ops(p, &f->o, ~0ULL) : 0)))
+    __u32 gen;
+    struct defend_policy *p = active_policy(&gen);
+    if (!p)
+        return 0;
+    __u64 m0 = side_ops(p, &f->t, ~0ULL);
+    __u64 m1 = f->o.dentry ? side_ops(p, &f->o, ~0ULL) : 0;
+    if (!m0 && !m1)
         return 0;
     __u64 cmask;
-    p = policy_base(&v, DEFEND_SECTION_FILE, bpf_get_current_cgroup_id(), &cmask);
-    if (!p || !cmask)
-        return 0; /* nothing in scope (host with scope containers...) */
-    __u64 m0 = side_ops(p, &f->t, cmask);
-    __u64 m1 = f->o.dentry ? side_ops(p, &f->o, cmask) : 0;
+    p = policy_scope(&v, p, gen, DEFEND_SECTION_FILE, bpf_get_current_cgroup_id(), &cmask);
+    if (!p)
+        return 0;
+    m0 &= cmask;
+    m1 &= cmask;
     if (!m0 && !m1)
-        return 0; /* no selector that takes the operation applies to this task's container */
+        return 0; /* no selector that takes the operation applies to this task's container (or host) */
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
     struct vfsmount *root_mnt = BPF_CORE_READ(cur, fs, root.mnt);
-    __u32 vflags = 0, oflags = 0;
+    __u32 vflags = 0;
     if (m0)
         m0 &= volume_mask(p, f->t.mnt, root_mnt, &vflags);
     if (m1)
-        m1 &= volume_mask(p, f->o.mnt, root_mnt, &oflags);
+        m1 &= volume_mask(p, f->o.mnt, root_mnt, NULL);
     if (!m0 && !m1)
         return 0;
-    /* Only operations in scope pay for the de-duplication lookup. */
-    if (f->truncate_dedup && truncate_already_decided(f->inode))
+    /* Only operations in scope pay for the de-duplication check. */
+    if (f->truncate_path && truncate_already_decided(f, v.gen))
         return 0;
     f->evaluated = 1;
+    f->gen = v.gen;
     struct scratch *s = get_scratch();
     if (!s)
         return 0;
@@ -312,7 +326,7 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
      * that was decided (in scope) is remembered so the truncate that follows neither reports it a
      * second time nor pays for a second decision (a per-CPU mark, mark_truncating_open). */
     if (f.evaluated && verdict == 0 && (fflags & O_TRUNC) && !bpf_core_field_exists(union security_list_options, file_truncate))
-        mark_truncating_open(inode);
+        mark_truncating_open(file, &f);
     return verdict;
 }
 
@@ -335,8 +349,7 @@ int BPF_PROG(defend_path_truncate, const struct path *path, int ret)
         .flags = exe ? DEFEND_F_WAS_EXECUTABLE : 0,
         .ino = ino,
         .t = { .mnt = path->mnt, .dentry = d },
-        .truncate_dedup = 1, /* the O_TRUNC open that led here may have been decided by file_open */
-        .inode = (__u64)inode,
+        .truncate_path = (__u64)path, /* the O_TRUNC open that led here may have been decided by file_open */
     };
     return file_decide(&f);
 }

@@ -13,4 +13,10 @@ r.expect_kv("redirect_rc", "0"); r.expect_kv("victim2_size", "0")
 r.expect_doc("exactly one alert for the O_TRUNC open of an executable", count=1, alert=True,
              **{"file.path": "/opt/app/victim2", "container.id": CONTAINER_ID})
 r.expect_no_doc("alert for truncating a plain file", alert=True, **{"file.path": "/opt/app/data.txt"})
+# A decided O_TRUNC open that then failed (ETXTBSY: the file was running) must not spare a later
+# truncate(2) of the same file by the same task: two operations, two alerts (the open's, the truncate's).
+r.expect_kv("later_open_errno", "ETXTBSY"); r.expect_kv("later_truncate_rc", "0")
+r.expect_kv("victim3_size", "0")
+r.expect_doc("an alert for the O_TRUNC open and one for the later truncate(2)", count=2, alert=True,
+             **{"file.path": "/opt/app/victim3", "container.id": CONTAINER_ID})
 r.finish()
