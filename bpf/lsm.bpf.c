@@ -53,6 +53,7 @@ struct file_op {
     __u32 evaluated;      /* out: the operation was in the policy's scope and fully decided */
     __u32 gen;            /* out: the generation it was decided on */
     __u64 truncate_path;  /* path_truncate: its struct path *, to skip the O_TRUNC open file_open decided */
+    struct file *open_file; /* file_open: the file (an overlay's own open of a layer's file is not judged) */
 };
 
 static __always_inline __u64 ops_mask(struct defend_policy *p, __u32 ops)
@@ -156,6 +157,28 @@ static __always_inline int send_denied_exec(struct scratch *s, struct verdict *v
     return -EPERM;
 }
 
+#define FMODE_NOACCOUNT 0x20000000 /* 5.10 to 6.12: set only on the kernel's own internal file objects */
+#define MNT_NS_INTERNAL (-22L)     /* ERR_PTR(-EINVAL): the mnt_ns of a kernel-private mount */
+
+/*
+ * overlayfs (a container's root filesystem) opens its layers' files itself: the real file behind
+ * every open of an overlay file (open_with_fake_path up to 6.5, backing_file_open from 6.6: both
+ * FMODE_NOACCOUNT, caught before this is called) and, at copy-up, the lower file to read and the
+ * upper file to write. Copy-up's files lie on a private clone of a layer's mount (mnt_ns
+ * MNT_NS_INTERNAL), opened under the overlay's own credentials (override_creds: cred is not
+ * real_cred). No task can name such a file, and the task's own operation was judged at its overlay
+ * name before it; judged again, it would be an unresolved path (a block that could apply would
+ * refuse every write in the container). A task's own open of a private mount's file (through
+ * /proc/PID/map_files, which needs CAP_CHECKPOINT_RESTORE) keeps its credentials, and is judged.
+ */
+static __always_inline int overlay_layer_open(struct file *file, struct task_struct *cur)
+{
+    struct mount *m = real_mount(BPF_CORE_READ(file, f_path.mnt));
+    if ((long)BPF_CORE_READ(m, mnt_ns) != MNT_NS_INTERNAL)
+        return 0;
+    return (void *)BPF_CORE_READ(cur, cred) != (void *)BPF_CORE_READ(cur, real_cred);
+}
+
 /* Decide, report and enforce one file operation (every name it changes). Returns the LSM verdict. */
 static __always_inline int file_decide(struct file_op *f)
 {
@@ -189,7 +212,9 @@ static __always_inline int file_decide(struct file_op *f)
         m1 &= volume_mask(p, f->o.mnt, root_mnt, NULL);
     if (!m0 && !m1)
         return 0;
-    /* Only operations in scope pay for the de-duplication check. */
+    /* Only operations in scope pay for these checks. */
+    if (f->open_file && overlay_layer_open(f->open_file, cur))
+        return 0;
     if (f->truncate_path && truncate_already_decided(f, v.gen))
         return 0;
     f->evaluated = 1;
@@ -249,6 +274,7 @@ int BPF_PROG(defend_path_mknod, const struct path *dir, struct dentry *dentry, u
     return file_decide(&f);
 }
 
+
 /*
  * A file put to use as a program other than by its execve (read as input, mapped executable): judged
  * as an exec of it by the selectors that name executables, with the task's name and session; an
@@ -263,6 +289,8 @@ static __always_inline int judge_file_as_exec(struct file *file, __u32 hook, int
     if (!p || !(p->flags & DEFEND_PF_EXEC_PATH_BLOCK))
         return 0;
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+    if (overlay_layer_open(file, cur))
+        return 0;
     struct file *exe = BPF_CORE_READ(cur, mm, exe_file);
     if ((void *)exe == (void *)file ||
         (self_by_inode && (void *)BPF_CORE_READ(exe, f_inode) == (void *)BPF_CORE_READ(file, f_inode)))
@@ -299,6 +327,8 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
     __u32 fflags = file->f_flags;
     if (fmode & FMODE_CREATED)
         return 0; /* reported by path_mknod */
+    if (fmode & FMODE_NOACCOUNT)
+        return 0; /* a stacked filesystem's real file behind an open judged at its own name */
     struct inode *inode = file->f_inode;
     __u32 md = inode->i_mode;
     if (!is_regular(md))
@@ -319,6 +349,7 @@ int BPF_PROG(defend_file_open, struct file *file, int ret)
         .flags = exe ? DEFEND_F_WAS_EXECUTABLE : 0,
         .ino = inode->i_ino,
         .t = { .mnt = file->f_path.mnt, .dentry = file->f_path.dentry },
+        .open_file = file,
     };
     int verdict = file_decide(&f);
     /* Up to 6.1 an O_TRUNC open continues into security_path_truncate (handle_truncate); since
