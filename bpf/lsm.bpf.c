@@ -54,42 +54,7 @@ struct file_op {
     __u32 gen;            /* out: the generation it was decided on */
     __u64 truncate_path;  /* path_truncate: its struct path *, to skip the O_TRUNC open file_open decided */
     struct file *open_file; /* file_open: the file (an overlay's own open of a layer's file is not judged) */
-    __u32 defer_create;   /* path_mknod of a name not looked up yet: an allowed creation is reported at file_open */
-    __u32 report_only;    /* file_open of a deferred creation: report, never refuse (the file exists now) */
 };
-
-/*
- * open(O_CREAT) of a name that is not in the dentry cache reaches path_mknod (may_o_create) before the
- * name is looked up: the file may exist (an image's file in an overlay, any file of a disk filesystem
- * not read since boot), and then nothing is created and the open goes on to file_open as the change it
- * is. The creation is decided there all the same, so that a block refuses it before it happens (a
- * refusal the kernel ignores when the file exists: then the denied creation is reported and the open is
- * judged as the change it is). An allowed creation is only reported once file_open sees the file
- * created (FMODE_CREATED): the mark is the task's, in a hash map (a per-CPU mark could be lost when the
- * lookup sleeps and the task moves to another CPU, and with it the report).
- */
-struct creation_mark {
-    __u64 dentry;
-    __u32 mode;
-    __u32 pad;
-};
-
-struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 4096);
-    __type(key, __u64); /* pid_tgid */
-    __type(value, struct creation_mark);
-} pending_creations SEC(".maps");
-
-#define DCACHE_PAR_LOOKUP_UP_TO_6_12 0x10000000 /* BIT(28); enum dentry_flags carries it where it exists */
-
-static __always_inline int name_not_looked_up(struct dentry *d)
-{
-    __u32 flag = DCACHE_PAR_LOOKUP_UP_TO_6_12;
-    if (bpf_core_enum_value_exists(enum dentry_flags, DCACHE_PAR_LOOKUP))
-        flag = bpf_core_enum_value(enum dentry_flags, DCACHE_PAR_LOOKUP);
-    return (BPF_CORE_READ(d, d_flags) & flag) != 0;
-}
 
 static __always_inline __u64 ops_mask(struct defend_policy *p, __u32 ops)
 {
@@ -268,16 +233,7 @@ static __always_inline int file_decide(struct file_op *f)
     if (!v.actions)
         return 0;
 
-    int deny = (v.actions & DEFEND_ACTION_BLOCK) != 0 && !f->report_only;
-    if (f->hook == DEFEND_HOOK_LSM_PATH_MKNOD && !f->report_only) {
-        __u64 tid = bpf_get_current_pid_tgid();
-        if (f->defer_create && !deny) {
-            struct creation_mark cm = { .dentry = (__u64)f->t.dentry, .mode = f->mode };
-            bpf_map_update_elem(&pending_creations, &tid, &cm, BPF_ANY);
-            return 0;
-        }
-        bpf_map_delete_elem(&pending_creations, &tid); /* reported here: a stale mark must not repeat it */
-    }
+    int deny = (v.actions & DEFEND_ACTION_BLOCK) != 0;
     union defend_record *r = get_record();
     if (!r)
         return deny ? -EPERM : 0;
@@ -314,33 +270,10 @@ int BPF_PROG(defend_path_mknod, const struct path *dir, struct dentry *dentry, u
         .op = (is_regular(md) && (md & S_IXUGO)) ? DEFEND_OP_CREATE_EXECUTABLE : DEFEND_OP_CREATE_FILE,
         .mode = md,
         .t = { .mnt = BPF_CORE_READ(dir, mnt), .dentry = dentry },
-        .defer_create = is_regular(md) && name_not_looked_up(dentry),
     };
     return file_decide(&f);
 }
 
-/* file_open of a file its open created: the creation path_mknod allowed before the lookup is reported now. */
-static __always_inline void report_deferred_creation(struct file *file)
-{
-    __u64 tid = bpf_get_current_pid_tgid();
-    struct creation_mark *cm = bpf_map_lookup_elem(&pending_creations, &tid);
-    if (!cm)
-        return;
-    struct dentry *d = file->f_path.dentry;
-    int mine = cm->dentry == (__u64)d;
-    __u32 md = cm->mode;
-    bpf_map_delete_elem(&pending_creations, &tid); /* one open at a time per task: any other mark is stale */
-    if (!mine)
-        return;
-    struct file_op f = {
-        .hook = DEFEND_HOOK_LSM_PATH_MKNOD, /* where it was decided, as for every other creation */
-        .op = (md & S_IXUGO) ? DEFEND_OP_CREATE_EXECUTABLE : DEFEND_OP_CREATE_FILE,
-        .mode = md,
-        .t = { .mnt = file->f_path.mnt, .dentry = d },
-        .report_only = 1,
-    };
-    file_decide(&f);
-}
 
 /*
  * A file put to use as a program other than by its execve (read as input, mapped executable): judged
@@ -386,16 +319,14 @@ static __always_inline int judge_file_as_exec(struct file *file, __u32 hook, int
 SEC("lsm/file_open")
 int BPF_PROG(defend_file_open, struct file *file, int ret)
 {
+    if (ret)
+        return ret;
     /* Every open passes here: read through the BTF-typed arguments directly (plain loads, CO-RE
      * relocated) instead of bpf_probe_read_kernel calls. */
     __u32 fmode = file->f_mode;
     __u32 fflags = file->f_flags;
-    if (fmode & FMODE_CREATED) { /* decided by path_mknod (even when another LSM now refuses the open) */
-        report_deferred_creation(file);
-        return ret;
-    }
-    if (ret)
-        return ret;
+    if (fmode & FMODE_CREATED)
+        return 0; /* reported by path_mknod */
     if (fmode & FMODE_NOACCOUNT)
         return 0; /* a stacked filesystem's real file behind an open judged at its own name */
     struct inode *inode = file->f_inode;

@@ -31,9 +31,6 @@ echo new > /tmp/new; echo new_file_rc=$?
 echo more >> /data/keep; echo copy_up_append_rc=$?
 : > /data/trunc; echo copy_up_truncate_rc=$?
 echo line >> /var/log/app.log; echo alert_only_append_rc=$?
-echo first > /var/log/new.log; echo alert_only_create_rc=$?
-test -e /var/log/looked-up.log; echo x > /var/log/looked-up.log; echo alert_only_create_looked_up_rc=$?
-echo x > /etc/new.conf; echo etc_create_rc=$?
 cat /usr/local/bin/cat > /tmp/cat-copy; echo read_executable_rc=$?
 /usr/local/bin/cat /etc/passwd > /tmp/passwd-copy; echo exec_tool_rc=$?
 if [ -e /bin/dyntrue ]; then /bin/dyntrue; echo dynamic_exec_rc=$?; else echo dynamic_exec_rc=0; fi
@@ -43,7 +40,6 @@ sh /usr/local/sbin/run.sh; echo interpret_forbidden_rc=$?
 WORKLOAD
 grep -qx more /ovl/upper/data/keep; echo copied_up=$?
 grep -q evil /ovl/merged/etc/passwd; echo passwd_changed=$?
-test -e /ovl/merged/etc/new.conf; echo etc_created=$?
 test -e /ovl/merged/tmp/ran; echo script_ran=$?
 usleep 300000
 defend-stop 2>>/out/agent.log; echo agent_stop=$?
